@@ -1,0 +1,25 @@
+"""synergy: synergy, shared information and partial information decomposition.
+
+Discrete tables put the sources first and the target last (``p[x1, x2, ..., y]``); every
+information function answers in bits unless ``base=`` says otherwise.
+"""
+
+import logging
+
+from synergy._validate import (
+    InvalidDistributionError,
+    InvalidParameterError,
+    InvalidTypeError,
+    SynergyConvergenceWarning,
+)
+from synergy._version import __version__
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "InvalidDistributionError",
+    "InvalidParameterError",
+    "InvalidTypeError",
+    "SynergyConvergenceWarning",
+    "__version__",
+]

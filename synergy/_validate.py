@@ -1,0 +1,348 @@
+"""Input checks shared by the whole library: error classes, one message template, tolerances.
+
+Every public function validates through here, so that bad input reads the same everywhere:
+"The `p` parameter of entropy must be ... Got ... instead."
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "InvalidDistributionError",
+    "InvalidParameterError",
+    "InvalidTypeError",
+    "SynergyConvergenceWarning",
+    "as_table",
+    "check_base",
+    "check_batch_ndim",
+    "describe",
+    "invalid",
+    "resolve_axes",
+    "resolve_sources",
+    "sum_tolerance",
+]
+
+
+class InvalidDistributionError(ValueError):
+    """A probability table is not a probability table (non-finite, negative, not normalised)."""
+
+
+class InvalidParameterError(ValueError):
+    """A parameter other than the data has a value outside what the function accepts."""
+
+
+class InvalidTypeError(TypeError):
+    """An argument has a type or dtype the function cannot work with."""
+
+
+class SynergyConvergenceWarning(UserWarning):
+    """An iterative solver stopped before meeting its tolerance; the message says which knob to turn."""
+
+
+def describe(value: Any, *, limit: int = 60) -> str:
+    """A short, readable rendering of a bad value for an error message."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{text} (type {type(value).__name__})"
+
+
+def invalid(
+    param: str,
+    func: str,
+    expected: str,
+    got: str,
+    *,
+    kind: type[Exception] = InvalidParameterError,
+    hint: str = "",
+) -> Exception:
+    """Build the library's one error message: parameter, function, expectation, what came.
+
+    Returns the exception so that callers write ``raise invalid(...)`` and tracebacks
+    point at the caller.
+    """
+    message = f"The `{param}` parameter of {func} must be {expected}. Got {got} instead."
+    if hint:
+        message = f"{message} {hint}"
+    return kind(message)
+
+
+def sum_tolerance(dtype: np.dtype[Any]) -> float:
+    """How far a table's total may sit from 1: the square root of the dtype's epsilon.
+
+    1.5e-8 for float64, 3.5e-4 for float32, 3.1e-2 for float16. Summation error grows
+    far slower than this (pairwise summation: O(eps log n)), so a table that misses it
+    was not normalised, rather than rounded.
+    """
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def check_base(base: Any, func: str) -> float:
+    """Validate ``base`` and return ``log(base)``, the one factor every result is divided by."""
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        raise invalid(
+            "base",
+            func,
+            "a real number > 0 and != 1",
+            describe(base),
+            kind=InvalidTypeError,
+        )
+    b = float(base)
+    if not math.isfinite(b) or b <= 0.0 or b == 1.0:
+        raise invalid("base", func, "a finite real number > 0 and != 1", repr(base))
+    return math.log(b)
+
+
+def check_batch_ndim(batch_ndim: Any, func: str) -> int:
+    if isinstance(batch_ndim, bool) or not isinstance(batch_ndim, numbers.Integral):
+        raise invalid(
+            "batch_ndim", func, "a non-negative integer", describe(batch_ndim), kind=InvalidTypeError
+        )
+    if batch_ndim < 0:
+        raise invalid("batch_ndim", func, "a non-negative integer", repr(batch_ndim))
+    return int(batch_ndim)
+
+
+def _check_dtype(arr: np.ndarray, param: str, func: str) -> None:
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise invalid(
+            param,
+            func,
+            "an array of real numbers (float or integer dtype)",
+            f"dtype {arr.dtype}",
+            kind=InvalidTypeError,
+        )
+
+
+def as_table(
+    p: Any,
+    *,
+    param: str = "p",
+    func: str,
+    batch_ndim: int = 0,
+    validate: bool = True,
+    min_table_ndim: int = 1,
+    normalized: bool = True,
+) -> np.ndarray:
+    """Turn ``p`` into a float64 array of probability tables, checked unless ``validate=False``.
+
+    Parameters
+    ----------
+    p : array_like of shape (*batch, n_1, ..., n_k)
+        One table, or a batch of tables over the leading ``batch_ndim`` axes.
+    normalized : bool
+        If true each table must sum to 1 within :func:`sum_tolerance`; if false only
+        finiteness and non-negativity are checked (counts, unnormalised weights).
+
+    Returns
+    -------
+    ndarray of float64
+        A C-contiguous array (a view when ``p`` already is one).
+    """
+    batch_ndim = check_batch_ndim(batch_ndim, func)
+    try:
+        arr = np.asarray(p)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise invalid(
+            param, func, "an array_like of real numbers", describe(p), kind=InvalidTypeError
+        ) from exc
+    if not validate:
+        return np.ascontiguousarray(arr, dtype=np.float64)
+    _check_dtype(arr, param, func)
+    table_ndim = arr.ndim - batch_ndim
+    if table_ndim < min_table_ndim:
+        raise invalid(
+            param,
+            func,
+            f"an array with at least {min_table_ndim} table axes after "
+            f"batch_ndim={batch_ndim} batch axes",
+            f"an array with {arr.ndim} axes",
+            kind=InvalidDistributionError,
+        )
+    if arr.size == 0:
+        raise invalid(
+            param,
+            func,
+            "a non-empty table (every axis of length >= 1)",
+            f"an array of shape {arr.shape}",
+            kind=InvalidDistributionError,
+        )
+    tol = sum_tolerance(arr.dtype)
+    arr64 = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr64).all():
+        bad = arr64[~np.isfinite(arr64)].ravel()[0]
+        raise invalid(
+            param,
+            func,
+            "finite (no NaN or infinity)",
+            f"a table containing {bad!r}",
+            kind=InvalidDistributionError,
+        )
+    if (arr64 < 0).any():
+        raise invalid(
+            param,
+            func,
+            "non-negative",
+            f"a table whose smallest entry is {arr64.min()!r}",
+            kind=InvalidDistributionError,
+        )
+    if normalized:
+        totals = arr64.reshape(arr64.shape[:batch_ndim] + (-1,)).sum(axis=-1)
+        off = np.abs(totals - 1.0)
+        if (off > tol).any():
+            worst = float(np.ravel(totals)[np.argmax(np.ravel(off))])
+            hint = (
+                "These look like counts: pass them through synergy.tables.from_counts "
+                "(or normalize=True where offered)."
+                if worst > 1.0 + tol and np.all(np.equal(np.mod(arr64, 1.0), 0.0))
+                else ""
+            )
+            where = "" if batch_ndim == 0 else " (per table over the table axes)"
+            raise invalid(
+                param,
+                func,
+                f"a probability table summing to 1 within {tol:.2g}{where}",
+                f"a sum of {worst!r}",
+                kind=InvalidDistributionError,
+                hint=hint,
+            )
+    else:
+        totals = arr64.reshape(arr64.shape[:batch_ndim] + (-1,)).sum(axis=-1)
+        if (totals <= 0).any():
+            raise invalid(
+                param,
+                func,
+                "a table with a positive total",
+                "a table whose entries are all zero",
+                kind=InvalidDistributionError,
+            )
+    return arr64
+
+
+def _as_axis(value: Any, ndim: int, param: str, func: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise invalid(
+            param,
+            func,
+            "an integer axis or a sequence of integer axes",
+            describe(value),
+            kind=InvalidTypeError,
+        )
+    axis = int(value)
+    if not -ndim <= axis < ndim:
+        raise invalid(
+            param,
+            func,
+            f"axes in the range [-{ndim}, {ndim}) of a table with {ndim} axes",
+            f"axis {axis}",
+        )
+    return axis % ndim
+
+
+def resolve_axes(
+    axes: Any,
+    ndim: int,
+    *,
+    param: str,
+    func: str,
+    allow_empty: bool = False,
+) -> tuple[int, ...]:
+    """Normalise an axis or axis group of a table with ``ndim`` axes to sorted, unique ints.
+
+    Negative axes count from the end of the *table* axes (batch axes never count).
+    """
+    if isinstance(axes, (numbers.Integral, np.integer)) and not isinstance(axes, bool):
+        items: Iterable[Any] = (axes,)
+    elif isinstance(axes, (str, bytes)) or not isinstance(axes, Iterable):
+        raise invalid(
+            param,
+            func,
+            "an integer axis or a sequence of integer axes",
+            describe(axes),
+            kind=InvalidTypeError,
+        )
+    else:
+        items = tuple(axes)
+    resolved = [_as_axis(a, ndim, param, func) for a in items]
+    if len(set(resolved)) != len(resolved):
+        raise invalid(param, func, "distinct axes", f"{list(items)!r} with an axis repeated")
+    if not resolved and not allow_empty:
+        raise invalid(param, func, "a non-empty group of axes", "an empty group")
+    return tuple(sorted(resolved))
+
+
+def check_disjoint(groups: Sequence[tuple[int, ...]], names: Sequence[str], func: str) -> None:
+    """Raise if two named axis groups share an axis."""
+    for i in range(len(groups)):
+        for j in range(i + 1, len(groups)):
+            shared = set(groups[i]) & set(groups[j])
+            if shared:
+                raise invalid(
+                    names[j],
+                    func,
+                    f"axes disjoint from `{names[i]}`",
+                    f"axes {sorted(shared)} in both",
+                )
+
+
+def resolve_sources(
+    sources: Any, ndim: int, *, func: str, param: str = "sources", min_sources: int = 1
+) -> tuple[tuple[int, ...], ...]:
+    """Normalise ``sources`` (a list of axes or axis groups) for a table whose last axis is Y.
+
+    ``None`` means each axis but the last on its own. Groups must be non-empty, disjoint,
+    and must not contain the target (last) axis.
+    """
+    if ndim < 2:
+        raise invalid(
+            "p",
+            func,
+            "a table with at least one source axis and the target axis last",
+            f"a table with {ndim} axis",
+            kind=InvalidDistributionError,
+        )
+    if sources is None:
+        groups: tuple[tuple[int, ...], ...] = tuple((i,) for i in range(ndim - 1))
+    else:
+        if isinstance(sources, (str, bytes, numbers.Number)) or not isinstance(sources, Iterable):
+            raise invalid(
+                param,
+                func,
+                "a sequence of axes or axis groups, such as [0, 1] or [(0, 1), (2,)]",
+                describe(sources),
+                kind=InvalidTypeError,
+            )
+        groups = tuple(
+            resolve_axes(g, ndim, param=param, func=func) for g in sources
+        )
+    target = ndim - 1
+    for g in groups:
+        if target in g:
+            raise invalid(
+                param,
+                func,
+                f"source axes that exclude the target (the last axis, {target})",
+                f"a group {list(g)!r} containing it",
+            )
+    seen: set[int] = set()
+    for g in groups:
+        if seen & set(g):
+            raise invalid(param, func, "disjoint source groups", f"{[list(x) for x in groups]!r}")
+        seen |= set(g)
+    if len(groups) < min_sources:
+        raise invalid(
+            param, func, f"at least {min_sources} source groups", f"{len(groups)}"
+        )
+    return groups

@@ -1,0 +1,269 @@
+"""decompose: one entry point for the partial information decompositions of a table.
+
+I_min (any lattice up to 4 sources), I_max and BROJA/VK (two sources) all return a PIDResult.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import xlogy
+
+from synergy._validate import InvalidTypeError, describe, invalid
+from synergy.pid._kernels import (
+    MODE_MAX,
+    prepare,
+    reduce_specific,
+    source_stack,
+    specific_stack,
+    whole_mutual_information,
+)
+from synergy.pid.imin import imin_redundancies
+from synergy.pid.lattice import MAX_SOURCES, RedundancyLattice, redundancy_lattice
+from synergy.pid.result import PIDResult
+
+__all__ = ["MEASURES", "decompose"]
+
+#: Accepted ``measure`` names; "vk" is an alias of "broja" (the same programme for 2 sources).
+MEASURES = ("imin", "imax", "broja", "vk")
+
+_FUNC = "decompose"
+
+
+def decompose(
+    p: ArrayLike,
+    measure: str,
+    sources: object = None,
+    *,
+    base: float = 2,
+    solver: str | None = None,
+) -> PIDResult:
+    """Partial information decomposition of I(X; Y) into redundant, unique and synergistic atoms.
+
+    Parameters
+    ----------
+    p : array_like of shape (n_1, ..., n_k, n_y)
+        One joint probability table, target last.
+    measure : {"imin", "imax", "broja", "vk"}
+        "imin": the Williams-Beer lattice with I_min as redundancy, for 2, 3 or 4 sources.
+        "imax": two sources; the decomposition I_max induces as a union information.
+        "broja" (alias "vk"): two sources; from the optimum of the union information
+        programme of :func:`synergy.pid.union_information`.
+    sources : sequence of int or of sequences of int, optional
+        Source groups as table axes; a group of several axes acts as one variable.
+        Default: each axis but the last on its own. Axes in no group are summed out.
+    base : float, keyword-only
+        Logarithm base (2: bits).
+    solver : str, optional, keyword-only
+        Passed to :func:`synergy.pid.union_information` for "broja"/"vk" (default
+        "auto"); closed-form measures take none.
+
+    Returns
+    -------
+    PIDResult
+        ``synergy``, ``redundancy``, ``unique`` (one per source), every ``atom`` keyed by
+        antichain, ``redundancies``, ``mutual_information`` and the solver's ``status``,
+        ``gap`` and ``iterations`` ("exact", None, None for closed forms); values in units
+        of ``base``.
+
+    Raises
+    ------
+    InvalidDistributionError
+        If ``p`` is not a probability table.
+    InvalidParameterError
+        If ``measure`` is unknown, or the sources are invalid or too many for the measure
+        (at most 4 for "imin", exactly 2 for "imax" and "broja").
+    InvalidTypeError
+        If ``measure`` or ``solver`` have the wrong type.
+
+    Notes
+    -----
+    The atoms pi solve I_cap(alpha) = sum_{beta <= alpha} pi(beta) over the redundancy
+    lattice (Moebius inversion); they sum to I(X; Y), and the atoms below {i} sum to
+    I(X_i; Y).
+
+    - imin: I_cap(alpha) = sum_y p(y) min_{A in alpha} I(Y=y; A), each element A the union
+      of its sources (Williams & Beer 2010).
+    - imax: I_cup = I_max = sum_y p(y) max_i I(Y=y; X_i); synergy = I(X;Y) - I_max,
+      redundancy = I(X_1;Y) + I(X_2;Y) - I_max, unique_i = I(X_i;Y) - redundancy. Since
+      min + max = sum at each y, this equals the two-source I_min decomposition.
+    - broja: with Q* the optimum of min I_Q(X;Y) s.t. Q(X_i,Y) = P(X_i,Y),
+      synergy = I(X;Y) - I_Q*(X;Y), UI_1 = I_Q*(Y;X_1|X_2), UI_2 = I_Q*(Y;X_2|X_1),
+      shared = I(X_1;Y) - UI_1 (Bertschinger et al. 2014).
+
+    References
+    ----------
+    P. L. Williams and R. D. Beer, "Nonnegative decomposition of multivariate
+    information", arXiv:1004.2515 (2010). V. Griffith and C. Koch, "Quantifying
+    synergistic mutual information", arXiv:1205.4265 (2014). N. Bertschinger, J. Rauh,
+    E. Olbrich, J. Jost and N. Ay, "Quantifying unique information", Entropy 16 (2014).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xor = np.zeros((2, 2, 2))
+    >>> for x1 in (0, 1):
+    ...     for x2 in (0, 1):
+    ...         xor[x1, x2, x1 ^ x2] = 0.25
+    >>> result = decompose(xor, "imin")
+    >>> round(result.synergy, 12), round(result.redundancy, 12), result.unique
+    (1.0, 0.0, (0.0, 0.0))
+    >>> result.atoms[((0,), (1,))]
+    0.0
+    """
+    if not isinstance(measure, str):
+        raise invalid(
+            "measure", _FUNC, f"one of {list(MEASURES)}", describe(measure), kind=InvalidTypeError
+        )
+    if measure not in MEASURES:
+        raise invalid("measure", _FUNC, f"one of {list(MEASURES)}", repr(measure))
+    if solver is not None and measure in ("imin", "imax"):
+        raise invalid(
+            "solver",
+            _FUNC,
+            f"None for the closed-form measure {measure!r} (solvers are for 'broja'/'vk')",
+            repr(solver),
+        )
+    table, groups, log_base, _ = prepare(
+        p, sources, func=_FUNC, base=base, batch_ndim=0, validate=True, min_sources=2
+    )
+    most = MAX_SOURCES if measure == "imin" else 2
+    if len(groups) > most:
+        expected = (
+            f"2 to {MAX_SOURCES} source groups for measure 'imin'"
+            if measure == "imin"
+            else f"exactly 2 source groups for measure {measure!r}"
+        )
+        raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
+    if measure == "imin":
+        return _imin(table, groups, log_base, base)
+    if measure == "imax":
+        return _imax(table, groups, log_base, base)
+    return _broja(table, groups, base, "auto" if solver is None else solver)
+
+
+def _result(
+    lattice: RedundancyLattice,
+    atoms: np.ndarray,
+    mutual_information: float,
+    *,
+    measure: str,
+    base: float,
+    groups: tuple[tuple[int, ...], ...],
+    status: str = "exact",
+    gap: float | None = None,
+    iterations: int | None = None,
+) -> PIDResult:
+    cumulative = lattice.cumulate(atoms)
+    atom_map = {node: float(v) for node, v in zip(lattice.nodes, atoms, strict=True)}
+    red_map = {node: float(v) for node, v in zip(lattice.nodes, cumulative, strict=True)}
+    n = lattice.n_sources
+    return PIDResult(
+        synergy=atom_map[lattice.top],
+        redundancy=atom_map[lattice.bottom],
+        unique=tuple(atom_map[((i,),)] for i in range(n)),
+        atoms=MappingProxyType(atom_map),
+        redundancies=MappingProxyType(red_map),
+        mutual_information=float(mutual_information),
+        measure=measure,
+        base=float(base),
+        status=status,
+        gap=gap,
+        iterations=iterations,
+        sources=groups,
+    )
+
+
+def _imin(
+    table: np.ndarray, groups: tuple[tuple[int, ...], ...], log_base: float, base: float
+) -> PIDResult:
+    lattice = redundancy_lattice(len(groups))
+    redundancies = imin_redundancies(table, groups, lattice)[0] / log_base
+    whole = whole_mutual_information(table, 0, groups)[0] / log_base
+    return _result(
+        lattice, lattice.atoms(redundancies), whole, measure="imin", base=base, groups=groups
+    )
+
+
+def _imax(
+    table: np.ndarray, groups: tuple[tuple[int, ...], ...], log_base: float, base: float
+) -> PIDResult:
+    lattice = redundancy_lattice(2)
+    stack = source_stack(table, 0, groups)
+    spec, p_y = specific_stack(stack)
+    single = (spec[0] * p_y[0]).sum(axis=-1) / log_base
+    union = reduce_specific(stack, MODE_MAX)[0] / log_base
+    whole = whole_mutual_information(table, 0, groups)[0] / log_base
+    shared = single[0] + single[1] - union
+    atoms = _two_source_atoms(
+        lattice, shared, single[0] - shared, single[1] - shared, whole - union
+    )
+    return _result(lattice, atoms, whole, measure="imax", base=base, groups=groups)
+
+
+def _two_source_atoms(
+    lattice: RedundancyLattice, shared: float, unique_1: float, unique_2: float, synergy: float
+) -> np.ndarray:
+    values = {
+        ((0,), (1,)): shared,
+        ((0,),): unique_1,
+        ((1,),): unique_2,
+        ((0, 1),): synergy,
+    }
+    return np.array([values[node] for node in lattice.nodes])
+
+
+def _conditional_mutual_information(q: np.ndarray, base: float) -> tuple[float, float]:
+    """I_Q(Y; X1 | X2) and I_Q(Y; X2 | X1) for q of shape (n_1, n_2, n_y), in units of base."""
+    q = np.clip(q, 0.0, None)  # solvers may leave -1e-12 cells; they carry no mass
+    q = q / q.sum()
+    q_12 = q.sum(axis=2, keepdims=True)
+    q_1y = q.sum(axis=1, keepdims=True)
+    q_2y = q.sum(axis=0, keepdims=True)
+    q_1 = q.sum(axis=(1, 2), keepdims=True)
+    q_2 = q.sum(axis=(0, 2), keepdims=True)
+    # I(Y; X1 | X2) = sum q log(q q_2 / (q_12 q_2y)); xlogy makes 0 log 0 = 0.
+    log_b = np.log(base)
+    ui_1 = (xlogy(q, q) + xlogy(q, q_2) - xlogy(q, q_12) - xlogy(q, q_2y)).sum() / log_b
+    ui_2 = (xlogy(q, q) + xlogy(q, q_1) - xlogy(q, q_12) - xlogy(q, q_1y)).sum() / log_b
+    return float(ui_1), float(ui_2)
+
+
+def _broja(
+    table: np.ndarray, groups: tuple[tuple[int, ...], ...], base: float, solver: str
+) -> PIDResult:
+    # Imported here: the union information programme needs cvxpy or the dedicated solver,
+    # neither of which `import synergy` may pull in.
+    from synergy.pid.vk import union_information
+
+    log_base = float(np.log(base))
+    lattice = redundancy_lattice(2)
+    optimum: Any = union_information(table, list(groups), base=base, solver=solver)
+    q = np.asarray(optimum.q, dtype=np.float64)
+    # Q lives on the merged sources, (n_1, n_2, n_y), whatever the groups' own axes were.
+    q = q.reshape(_merged_size(table, groups[0]), _merged_size(table, groups[1]), q.shape[-1])
+    ui_1, ui_2 = _conditional_mutual_information(q, base)
+    spec, p_y = specific_stack(source_stack(table, 0, groups))
+    single = (spec[0] * p_y[0]).sum(axis=-1) / log_base
+    whole = float(optimum.mutual_information)
+    shared = single[0] - ui_1
+    synergy = float(optimum.synergy)
+    atoms = _two_source_atoms(lattice, shared, ui_1, ui_2, synergy)
+    return _result(
+        lattice,
+        atoms,
+        whole,
+        measure="broja",
+        base=base,
+        groups=groups,
+        status=str(optimum.status),
+        gap=None if optimum.gap is None else float(optimum.gap),
+        iterations=None if optimum.iterations is None else int(optimum.iterations),
+    )
+
+
+def _merged_size(table: np.ndarray, group: tuple[int, ...]) -> int:
+    return int(np.prod([table.shape[a] for a in group]))

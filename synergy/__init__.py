@@ -6,6 +6,7 @@ information function answers in bits unless ``base=`` says otherwise.
 
 import logging
 
+from synergy import tables, testing
 from synergy._validate import (
     InvalidDistributionError,
     InvalidParameterError,
@@ -13,6 +14,14 @@ from synergy._validate import (
     SynergyConvergenceWarning,
 )
 from synergy._version import __version__
+from synergy.information import (
+    conditional_entropy,
+    conditional_mutual_information,
+    entropy,
+    kl_divergence,
+    mutual_information,
+    specific_information,
+)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -22,4 +31,12 @@ __all__ = [
     "InvalidTypeError",
     "SynergyConvergenceWarning",
     "__version__",
+    "conditional_entropy",
+    "conditional_mutual_information",
+    "entropy",
+    "kl_divergence",
+    "mutual_information",
+    "specific_information",
+    "tables",
+    "testing",
 ]

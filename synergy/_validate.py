@@ -106,7 +106,11 @@ def check_base(base: Any, func: str) -> float:
 def check_batch_ndim(batch_ndim: Any, func: str) -> int:
     if isinstance(batch_ndim, bool) or not isinstance(batch_ndim, numbers.Integral):
         raise invalid(
-            "batch_ndim", func, "a non-negative integer", describe(batch_ndim), kind=InvalidTypeError
+            "batch_ndim",
+            func,
+            "a non-negative integer",
+            describe(batch_ndim),
+            kind=InvalidTypeError,
         )
     if batch_ndim < 0:
         raise invalid("batch_ndim", func, "a non-negative integer", repr(batch_ndim))
@@ -324,9 +328,7 @@ def resolve_sources(
                 describe(sources),
                 kind=InvalidTypeError,
             )
-        groups = tuple(
-            resolve_axes(g, ndim, param=param, func=func) for g in sources
-        )
+        groups = tuple(resolve_axes(g, ndim, param=param, func=func) for g in sources)
     target = ndim - 1
     for g in groups:
         if target in g:
@@ -342,7 +344,5 @@ def resolve_sources(
             raise invalid(param, func, "disjoint source groups", f"{[list(x) for x in groups]!r}")
         seen |= set(g)
     if len(groups) < min_sources:
-        raise invalid(
-            param, func, f"at least {min_sources} source groups", f"{len(groups)}"
-        )
+        raise invalid(param, func, f"at least {min_sources} source groups", f"{len(groups)}")
     return groups

@@ -1,0 +1,265 @@
+"""Building and reshaping joint probability tables: from counts, from samples, marginals, conditionals.
+
+Tables put one variable on each axis; the measures read the last axis as the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from synergy._validate import (
+    InvalidDistributionError,
+    InvalidTypeError,
+    as_table,
+    describe,
+    invalid,
+    resolve_axes,
+)
+
+__all__ = ["condition", "from_counts", "from_samples", "marginal"]
+
+
+def from_counts(counts: Any, *, batch_ndim: int = 0) -> np.ndarray:
+    """Normalise a table of counts (or non-negative weights) into a probability table.
+
+    Parameters
+    ----------
+    counts : array_like of shape (*batch, n_1, ..., n_k)
+        Non-negative, finite counts; each table needs a positive total.
+    batch_ndim : int, default 0
+        Leading batch axes; each table is normalised on its own.
+
+    Returns
+    -------
+    ndarray of float64, same shape
+        The probability table(s).
+
+    Raises
+    ------
+    InvalidDistributionError
+        Negative, non-finite or all-zero counts; an empty array.
+    InvalidTypeError
+        A non-numeric dtype.
+
+    Examples
+    --------
+    >>> from synergy.tables import from_counts
+    >>> from_counts([[3, 1], [0, 4]])
+    array([[0.375, 0.125],
+           [0.   , 0.5  ]])
+    """
+    arr = as_table(
+        counts, param="counts", func="from_counts", batch_ndim=batch_ndim, normalized=False
+    )
+    axes = tuple(range(batch_ndim, arr.ndim))
+    return arr / arr.sum(axis=axes, keepdims=True)
+
+
+def _encode(column: Any, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the sorted (or first-seen, if unorderable) labels of one column."""
+    param = f"columns[{index}]"
+    if isinstance(column, (str, bytes)):
+        raise invalid(
+            param,
+            "from_samples",
+            "a 1-D sequence of labels",
+            describe(column),
+            kind=InvalidTypeError,
+        )
+    try:
+        arr = np.asarray(column)
+    except (TypeError, ValueError) as exc:
+        raise invalid(
+            param,
+            "from_samples",
+            "a 1-D sequence of labels",
+            describe(column),
+            kind=InvalidTypeError,
+        ) from exc
+    if arr.ndim != 1:
+        # Tuples as labels come through as a 2-D array: keep them whole as objects.
+        obj = np.empty(len(column), dtype=object)
+        obj[:] = list(column)
+        arr = obj
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise invalid(param, "from_samples", "finite labels", "NaN or infinity")
+    try:
+        labels, codes = np.unique(arr, return_inverse=True)
+        return codes.reshape(-1), labels
+    except TypeError:
+        seen: dict[Hashable, int] = {}
+        try:
+            codes = np.fromiter((seen.setdefault(v, len(seen)) for v in arr), np.int64, len(arr))
+        except TypeError as exc:
+            raise invalid(
+                param, "from_samples", "hashable labels", describe(column), kind=InvalidTypeError
+            ) from exc
+        labels = np.empty(len(seen), dtype=object)
+        labels[:] = list(seen)
+        return codes, labels
+
+
+def from_samples(*columns: Sequence[Any]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Plug-in joint table of one or more sample columns (one axis per column, in order).
+
+    Parameters
+    ----------
+    *columns : sequence of hashable labels, each of length n_samples
+        Integer, string or any hashable labels. Put the target column last to use the
+        table with the synergy measures.
+
+    Returns
+    -------
+    table : ndarray of float64, shape (n_labels_1, ..., n_labels_k)
+        Empirical joint frequencies.
+    labels : tuple of ndarray
+        ``labels[i][j]`` is the label of index ``j`` on axis ``i`` (sorted where the labels
+        can be ordered, else in order of first appearance).
+
+    Raises
+    ------
+    InvalidParameterError
+        No columns, columns of different lengths, or empty columns.
+    InvalidTypeError
+        A column that is not a sequence of hashable labels.
+
+    Examples
+    --------
+    >>> from synergy.tables import from_samples
+    >>> table, labels = from_samples(["a", "b", "b", "b"], [0, 1, 1, 0])
+    >>> table
+    array([[0.25, 0.  ],
+           [0.25, 0.5 ]])
+    >>> labels[0]
+    array(['a', 'b'], dtype='<U1')
+    """
+    if not columns:
+        raise invalid("columns", "from_samples", "at least one sample column", "none")
+    lengths = [len(c) for c in columns]
+    if len(set(lengths)) != 1:
+        raise invalid("columns", "from_samples", "columns of equal length", f"lengths {lengths}")
+    if lengths[0] == 0:
+        raise invalid("columns", "from_samples", "at least one sample", "empty columns")
+    encoded = [_encode(c, i) for i, c in enumerate(columns)]
+    shape = tuple(len(labels) for _, labels in encoded)
+    flat = np.ravel_multi_index(tuple(codes for codes, _ in encoded), shape)
+    counts = np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64)
+    return (counts / lengths[0]).reshape(shape), tuple(labels for _, labels in encoded)
+
+
+def marginal(
+    p: Any, axes: int | Sequence[int], *, batch_ndim: int = 0, validate: bool = True
+) -> np.ndarray:
+    """The marginal table over ``axes``, with the axes in the order given.
+
+    Parameters
+    ----------
+    p : array_like of shape (*batch, n_1, ..., n_k)
+        Joint probability table.
+    axes : int or sequence of int
+        Table axes to keep; their order in the result follows this sequence.
+    batch_ndim, validate
+        As in :func:`synergy.entropy`.
+
+    Returns
+    -------
+    ndarray of shape (*batch, n_axes[0], n_axes[1], ...)
+
+    Examples
+    --------
+    >>> from synergy.tables import marginal
+    >>> from synergy.testing import AND
+    >>> marginal(AND, 2)
+    array([0.75, 0.25])
+    >>> marginal(AND, [2, 0]).shape
+    (2, 2)
+    """
+    arr = as_table(p, func="marginal", batch_ndim=batch_ndim, validate=validate)
+    table_ndim = arr.ndim - batch_ndim
+    order = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
+    resolve_axes(order, table_ndim, param="axes", func="marginal")  # checks range and repeats
+    order = [int(a) % table_ndim for a in order]
+    drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in order)
+    m = arr.sum(axis=drop)
+    kept = sorted(order)
+    perm = list(range(batch_ndim)) + [batch_ndim + kept.index(a) for a in order]
+    return np.ascontiguousarray(np.transpose(m, perm))
+
+
+def condition(
+    p: Any,
+    given: int | Sequence[int],
+    outcome: int | Sequence[int],
+    *,
+    validate: bool = True,
+) -> np.ndarray:
+    """The conditional table of the other axes given the variables ``given`` took ``outcome``.
+
+    Parameters
+    ----------
+    p : array_like of shape (n_1, ..., n_k)
+        Joint probability table.
+    given : int or sequence of int
+        The conditioning axes.
+    outcome : int or sequence of int
+        The index each conditioning axis takes (same length as ``given``).
+
+    Returns
+    -------
+    ndarray
+        p(rest | given = outcome), the remaining axes in their original order.
+
+    Raises
+    ------
+    InvalidParameterError
+        Bad axes, an outcome out of range, or every axis conditioned on.
+    InvalidDistributionError
+        The conditioning event has probability 0.
+
+    Examples
+    --------
+    >>> from synergy.tables import condition
+    >>> from synergy.testing import AND
+    >>> condition(AND, 2, 1)
+    array([[0., 0.],
+           [0., 1.]])
+    """
+    arr = as_table(p, func="condition", validate=validate)
+    axes_list = [given] if isinstance(given, (int, np.integer)) else list(given)
+    values = [outcome] if isinstance(outcome, (int, np.integer)) else list(outcome)
+    resolve_axes(axes_list, arr.ndim, param="given", func="condition")
+    axes_list = [int(a) % arr.ndim for a in axes_list]
+    if len(values) != len(axes_list):
+        raise invalid(
+            "outcome",
+            "condition",
+            f"{len(axes_list)} indices, one per axis in `given`",
+            f"{len(values)}",
+        )
+    if len(axes_list) == arr.ndim:
+        raise invalid("given", "condition", "fewer axes than the table has", f"all {arr.ndim}")
+    index: list[Any] = [slice(None)] * arr.ndim
+    for ax, v in zip(axes_list, values, strict=True):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, np.integer))
+            or not 0 <= v < arr.shape[ax]
+        ):
+            raise invalid(
+                "outcome", "condition", f"an index in [0, {arr.shape[ax]}) for axis {ax}", repr(v)
+            )
+        index[ax] = int(v)
+    sub = arr[tuple(index)]
+    mass = sub.sum()
+    if mass <= 0:
+        raise invalid(
+            "outcome",
+            "condition",
+            "an event of positive probability",
+            f"p({dict(zip(axes_list, values, strict=True))}) = 0",
+            kind=InvalidDistributionError,
+        )
+    return sub / mass

@@ -1,0 +1,85 @@
+"""Batched closed forms equal the per-table loop, and the numba kernels equal their Python."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synergy.pid import _kernels, i_max, i_min, s_max, wms
+
+MEASURES = [wms, s_max, i_max, i_min]
+
+
+@pytest.mark.parametrize("measure", MEASURES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    ("batch", "shape", "sources"),
+    [
+        ((7,), (2, 2, 2), None),
+        ((3, 4), (2, 3, 2), None),
+        ((5,), (2, 2, 3, 2), None),
+        ((4,), (2, 3, 2, 3), [(0, 2), (1,)]),
+        ((6,), (3, 2, 2, 2), [0, 2]),  # axis 1 is summed out
+    ],
+)
+def test_batched_equals_looped(measure, batch, shape, sources) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(len(shape) + len(batch))
+    tables = rng.dirichlet(np.ones(int(np.prod(shape))), size=batch).reshape(*batch, *shape)
+    tables[..., 0, :] *= rng.random(shape[-1]) < 0.5  # some exact zeros
+    tables /= tables.sum(axis=tuple(range(len(batch), tables.ndim)), keepdims=True)
+    batched = measure(tables, sources, batch_ndim=len(batch))
+    assert isinstance(batched, np.ndarray)
+    assert batched.shape == batch
+    looped = np.array([measure(t, sources) for t in tables.reshape(-1, *shape)])
+    np.testing.assert_allclose(batched.ravel(), looped, atol=1e-13, rtol=0)
+    assert all(isinstance(measure(t, sources), float) for t in tables.reshape(-1, *shape)[:2])
+
+
+def test_hundred_thousand_tables_in_one_call() -> None:
+    rng = np.random.default_rng(0)
+    tables = rng.dirichlet(np.ones(8), size=100_000).reshape(-1, 2, 2, 2)
+    synergy = s_max(tables, batch_ndim=1)
+    whole_minus_sum = wms(tables, batch_ndim=1)
+    assert synergy.shape == (100_000,)
+    # max(0, WMS) <= S_max on every table (Griffith & Koch 2014).
+    assert np.all(np.maximum(whole_minus_sum, 0.0) <= synergy + 1e-12)
+    picks = rng.choice(100_000, size=20, replace=False)
+    np.testing.assert_allclose(
+        synergy[picks], [s_max(tables[i]) for i in picks], atol=1e-13, rtol=0
+    )
+
+
+def test_validate_false_gives_the_same_numbers() -> None:
+    rng = np.random.default_rng(1)
+    tables = rng.dirichlet(np.ones(12), size=9).reshape(9, 2, 3, 2)
+    for measure in MEASURES:
+        np.testing.assert_array_equal(
+            measure(tables, batch_ndim=1, validate=False), measure(tables, batch_ndim=1)
+        )
+
+
+def test_kernels_equal_their_python_versions() -> None:
+    # NUMBA_DISABLE_JIT=1 runs py_func: it must give the same numbers as the compiled code.
+    rng = np.random.default_rng(2)
+    tables = rng.dirichlet(np.ones(18), size=5).reshape(5, 3, 2, 3)
+    tables[0, 1, :, :] = 0.0
+    tables[0] /= tables[0].sum()
+    groups = ((0,), (1,))
+    stack = _kernels.source_stack(tables, 1, groups)
+    for mode in (_kernels.MODE_MIN, _kernels.MODE_MAX, _kernels.MODE_SUM):
+        np.testing.assert_allclose(
+            _kernels._reduce_kernel(stack, mode),
+            _kernels._reduce_kernel.py_func(stack, mode),
+            atol=1e-14,
+            rtol=0,
+        )
+    jit_spec, jit_py = _kernels._specific_stack_kernel(stack)
+    py_spec, py_py = _kernels._specific_stack_kernel.py_func(stack)
+    np.testing.assert_allclose(jit_spec, py_spec, atol=1e-14, rtol=0)
+    np.testing.assert_allclose(jit_py, py_py, atol=1e-14, rtol=0)
+    joint = tables.reshape(5, 6, 3)
+    np.testing.assert_allclose(
+        _kernels._mutual_information_kernel(joint),
+        _kernels._mutual_information_kernel.py_func(joint),
+        atol=1e-14,
+        rtol=0,
+    )

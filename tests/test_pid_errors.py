@@ -1,0 +1,65 @@
+"""Bad input to the synergy measures and decompose raises the library's clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synergy import InvalidDistributionError, InvalidParameterError, InvalidTypeError
+from synergy.pid import decompose, i_max, i_min, s_max, wms
+
+MEASURES = [wms, s_max, i_max, i_min]
+AND = np.zeros((2, 2, 2))
+AND[0, 0, 0] = AND[0, 1, 0] = AND[1, 0, 0] = AND[1, 1, 1] = 0.25
+
+
+@pytest.mark.parametrize("measure", MEASURES, ids=lambda f: f.__name__)
+def test_bad_sources(measure) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidParameterError, match="`sources` parameter of"):
+        measure(AND, [0, 2])  # the target
+    with pytest.raises(InvalidParameterError, match="`sources` parameter of"):
+        measure(AND, [0, 5])
+    with pytest.raises(InvalidParameterError, match="disjoint"):
+        measure(AND, [(0, 1), (1,)])
+    with pytest.raises(InvalidTypeError, match="`sources` parameter of"):
+        measure(AND, "01")
+
+
+@pytest.mark.parametrize("measure", MEASURES, ids=lambda f: f.__name__)
+def test_bad_tables(measure) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidDistributionError, match="summing to 1"):
+        measure(AND * 2)
+    with pytest.raises(InvalidDistributionError, match="non-negative"):
+        measure(np.array([[0.5, -0.5], [0.5, 0.5]]))
+    with pytest.raises(InvalidDistributionError):
+        measure(np.array([0.5, 0.5]))  # no source axis
+    with pytest.raises(InvalidTypeError, match="`base` parameter"):
+        measure(AND, base="2")
+    with pytest.raises(InvalidParameterError, match="`base` parameter"):
+        measure(AND, base=1)
+    with pytest.raises(InvalidParameterError, match="`batch_ndim` parameter"):
+        measure(AND, batch_ndim=-1)
+
+
+def test_decompose_bad_measure() -> None:
+    with pytest.raises(InvalidParameterError, match="`measure` parameter of decompose"):
+        decompose(AND, "ccs")
+    with pytest.raises(InvalidTypeError, match="`measure` parameter of decompose"):
+        decompose(AND, None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="`solver` parameter of decompose"):
+        decompose(AND, "imin", solver="cvxpy")
+
+
+def test_decompose_source_counts() -> None:
+    three = np.full((2, 2, 2, 2), 1 / 16)
+    for measure in ("imax", "broja", "vk"):
+        with pytest.raises(InvalidParameterError, match="exactly 2 source groups"):
+            decompose(three, measure)
+    five = np.full((2,) * 6, 1 / 64)
+    with pytest.raises(InvalidParameterError, match="2 to 4 source groups"):
+        decompose(five, "imin")
+    with pytest.raises(InvalidParameterError, match="at least 2 source groups"):
+        decompose(AND, "imin", sources=[0])
+    # Five axes grouped into two sources is fine.
+    result = decompose(five, "imin", sources=[(0, 1), (2, 3, 4)])
+    np.testing.assert_allclose(result.mutual_information, 0.0, atol=1e-12)

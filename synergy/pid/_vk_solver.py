@@ -1,6 +1,6 @@
 """The union-information programme's structure and its dedicated primal-dual Newton solver.
 
-Private to :mod:`synergy.pid.vk`: index plumbing shared with the cvxpy reference, and the numba kernels.
+Private to :mod:`synergy.pid.vk`: index plumbing shared with the cvxpy reference, numba kernels.
 """
 
 from __future__ import annotations
@@ -468,7 +468,6 @@ def solve_newton(
         at_dlam = np.empty(n)
         _apply_at(dlam, cell_rows, at_dlam)
         m0 = _merit(q, z, at_lam, at_dlam, dq, dz, 0.0, sigma_mu, block_start)
-        q_try = np.empty(n)
         for _ls in range(30):
             m1 = _merit(q, z, at_lam, at_dlam, dq, dz, alpha, sigma_mu, block_start)
             if m1 <= (1.0 - 1e-4 * alpha) * m0:

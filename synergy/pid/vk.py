@@ -257,9 +257,9 @@ def union_information(
                 stacklevel=2,
             )
 
-    q = np.zeros(merged.size)
-    q[structure.cell_flat] = raw.q_cells
-    q = q.reshape(merged.shape)
+    q_flat = np.zeros(merged.size)
+    q_flat[structure.cell_flat] = raw.q_cells
+    q = q_flat.reshape(merged.shape)
     value_nats = h_y + raw.f
     unique: tuple[float, ...] | None = None
     shared: float | None = None

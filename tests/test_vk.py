@@ -1,0 +1,385 @@
+"""Tests of union information / S_VK: literature gates, solver agreement, bounds, invariances."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.special import entr
+
+from synergy._validate import (
+    InvalidDistributionError,
+    InvalidParameterError,
+    InvalidTypeError,
+    SynergyConvergenceWarning,
+)
+from synergy.pid.vk import UnionInformation, s_vk, union_information
+
+# Both interior-point solvers (Newton and the cvxpy references) meet the marginals and the
+# optimum to ~1e-10 bits; 1e-8 leaves room for the conic solvers' own tolerances.
+AGREE = 1e-8
+
+
+def _gate(fn, n_inputs=2, n_y=2):
+    """Uniform inputs, deterministic Y = fn(*x): shape (2,) * n_inputs + (n_y,)."""
+    p = np.zeros((2,) * n_inputs + (n_y,))
+    for x in itertools.product(range(2), repeat=n_inputs):
+        p[(*x, fn(*x))] += 1 / 2**n_inputs
+    return p
+
+
+XOR = _gate(lambda a, b: a ^ b)
+AND = _gate(lambda a, b: a & b)
+RDN = np.zeros((2, 2, 2))
+RDN[0, 0, 0] = RDN[1, 1, 1] = 0.5
+UNQ = _gate(lambda a, b: a)
+COPY = _gate(lambda a, b: 2 * a + b, n_y=4)
+XOR3 = _gate(lambda a, b, c: a ^ b ^ c, n_inputs=3)
+
+
+def _h(p):
+    return float(entr(p).sum() / math.log(2))
+
+
+def _mi(p):
+    """I(X; Y) in bits, X = every axis but the last."""
+    return _h(p.sum(axis=-1)) + _h(p.sum(axis=tuple(range(p.ndim - 1)))) - _h(p)
+
+
+def _source_joint(p, i):
+    """P(X_i, Y) of a table whose sources are its leading axes."""
+    return p.sum(axis=tuple(j for j in range(p.ndim - 1) if j != i))
+
+
+def _wms(p):
+    return _mi(p) - sum(_mi(_source_joint(p, i)) for i in range(p.ndim - 1))
+
+
+def _s_max(p):
+    """S_max = I(X; Y) - sum_y p(y) max_i D_KL[P(X_i | y) || P(X_i)] (Griffith & Koch 2014)."""
+    py = p.sum(axis=tuple(range(p.ndim - 1)))
+    spec = []
+    for i in range(p.ndim - 1):
+        pxy = _source_joint(p, i)
+        px = pxy.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cond = np.where(py > 0, pxy / np.where(py > 0, py, 1.0), 0.0)
+            kl = np.where(
+                cond > 0, cond * np.log2(np.where(cond > 0, cond, 1.0) / px[:, None]), 0.0
+            )
+        spec.append(kl.sum(axis=0))
+    return _mi(p) - float((py * np.max(spec, axis=0)).sum())
+
+
+def _random_table(rng, shape, zero_fraction=0.0):
+    p = rng.dirichlet(np.ones(int(np.prod(shape)))).reshape(shape)
+    if zero_fraction:
+        p[rng.random(shape) < zero_fraction] = 0.0
+        if p.sum() == 0:
+            p.flat[0] = 1.0
+        p /= p.sum()
+    return p
+
+
+# ---------------------------------------------------------------- literature values
+
+
+@pytest.mark.parametrize("solver", ["newton", "cvxpy-ecos", "cvxpy-clarabel"])
+@pytest.mark.parametrize(
+    ("name", "p", "synergy", "unique", "shared"),
+    [
+        # XOR: all 1 bit is synergy (Bertschinger et al. 2014, Entropy 16:2161, Sec. 5, XOR).
+        ("XOR", XOR, 1.0, (0.0, 0.0), 0.0),
+        # AND: SI = 3/4 log2(4/3) = 0.311 bit, UI = 0, CI = 0.5 bit
+        # (Bertschinger et al. 2014, Sec. 5, AND; Griffith & Koch 2014 give the same).
+        ("AND", AND, 0.5, (0.0, 0.0), 0.75 * math.log2(4 / 3)),
+        # RDN: Y = X1 = X2, 1 bit shared, nothing else (Bertschinger et al. 2014, RDN).
+        ("RDN", RDN, 0.0, (0.0, 0.0), 1.0),
+        # UNQ: Y = X1 with X2 independent: 1 bit unique to X1 (Bertschinger et al. 2014, UNQ).
+        ("UNQ", UNQ, 0.0, (1.0, 0.0), 0.0),
+        # COPY: Y = (X1, X2): 1 bit unique each, no synergy, no shared
+        # (Bertschinger et al. 2014, Sec. 5; Harder et al. 2013 would say 1 bit shared).
+        ("COPY", COPY, 0.0, (1.0, 1.0), 0.0),
+    ],
+)
+def test_bivariate_gates(name, p, synergy, unique, shared, solver):
+    res = union_information(p, solver=solver)
+    assert res.status == "optimal", name
+    tol = 1e-9 if solver == "newton" else AGREE
+    np.testing.assert_allclose(res.synergy, synergy, atol=tol)
+    np.testing.assert_allclose(res.unique, unique, atol=tol)
+    np.testing.assert_allclose(res.shared, shared, atol=tol)
+    np.testing.assert_allclose(res.mutual_information, _mi(p), atol=1e-12)
+    np.testing.assert_allclose(res.value + res.synergy, res.mutual_information, atol=1e-12)
+
+
+def test_three_source_xor():
+    # 3-bit parity: no pair or single input says anything about Y, so I_VK = 0 and S_VK = 1
+    # bit (every Q matching the pairwise-with-Y marginals may make Y independent of X).
+    res = union_information(XOR3)
+    np.testing.assert_allclose(res.synergy, 1.0, atol=1e-9)
+    assert res.unique is None
+    assert res.shared is None
+    np.testing.assert_allclose(
+        union_information(XOR3, solver="cvxpy-ecos").synergy, 1.0, atol=AGREE
+    )
+
+
+def test_s_vk_shortcut_and_base():
+    np.testing.assert_allclose(s_vk(AND), 0.5, atol=1e-9)
+    np.testing.assert_allclose(s_vk(AND, base=math.e), 0.5 * math.log(2), atol=1e-9)
+    res = union_information(AND, base=math.e)
+    np.testing.assert_allclose(res.mutual_information, _mi(AND) * math.log(2), atol=1e-12)
+    assert res.base == pytest.approx(math.e)
+
+
+def test_repr_is_readable():
+    text = repr(union_information(AND))
+    assert text.startswith("UnionInformation(value=")
+    assert "solver='newton'" in text
+    assert "gap=" in text
+    assert isinstance(union_information(AND), UnionInformation)
+
+
+# ---------------------------------------------------------------- solver agreement
+
+
+@pytest.mark.parametrize("zero_fraction", [0.0, 0.3])
+@pytest.mark.parametrize("shape", [(2, 2, 2), (3, 3, 3), (4, 3, 5), (6, 6, 6), (2, 3, 2, 3)])
+def test_newton_agrees_with_cvxpy(shape, zero_fraction):
+    rng = np.random.default_rng(abs(hash((shape, zero_fraction))) % 2**32)
+    for _ in range(3):
+        p = _random_table(rng, shape, zero_fraction)
+        newton = union_information(p, solver="newton")
+        ecos = union_information(p, solver="cvxpy-ecos")
+        assert newton.status == "optimal"
+        assert newton.solver == "newton"
+        assert ecos.solver == "cvxpy-ecos"
+        np.testing.assert_allclose(newton.value, ecos.value, atol=AGREE)
+        # The certificate: the Newton value sits within its own gap above a proven bound.
+        assert 0.0 <= newton.gap <= 1e-10
+        assert ecos.value >= newton.value - newton.gap - AGREE
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 3), (2, 2, 2, 2)])
+def test_clarabel_agrees(shape):
+    rng = np.random.default_rng(7)
+    p = _random_table(rng, shape)
+    np.testing.assert_allclose(
+        union_information(p, solver="newton").value,
+        union_information(p, solver="cvxpy-clarabel").value,
+        atol=AGREE,
+    )
+
+
+def test_cvxpy_picks_a_named_solver():
+    res = union_information(AND, solver="cvxpy")
+    assert res.solver in ("cvxpy-clarabel", "cvxpy-ecos")
+
+
+def test_optimal_q_is_feasible():
+    rng = np.random.default_rng(3)
+    for shape in [(4, 4, 4), (3, 2, 4, 2)]:
+        p = _random_table(rng, shape, 0.25)
+        res = union_information(p)
+        q = res.q
+        assert q.shape == p.shape
+        assert (q >= 0).all()
+        for i in range(p.ndim - 1):
+            np.testing.assert_allclose(_source_joint(q, i), _source_joint(p, i), atol=1e-9)
+        # Cells that P(x_i, y) = 0 rules out stay exactly zero.
+        for i in range(p.ndim - 1):
+            view = [1] * p.ndim
+            view[i] = p.shape[i]
+            view[-1] = p.shape[-1]
+            forced = (_source_joint(p, i) == 0).reshape(view) & np.ones(p.shape, bool)
+            assert (q[forced] == 0).all()
+        np.testing.assert_allclose(_mi(q), res.value, atol=1e-9)
+
+
+# ---------------------------------------------------------------- properties
+
+
+def _tables(max_side=4, max_sources=3):
+    @st.composite
+    def build(draw):
+        k = draw(st.integers(2, max_sources))
+        sides = [draw(st.integers(1, max_side)) for _ in range(k)]
+        shape = (*sides, draw(st.integers(2, max_side)))
+        seed = draw(st.integers(0, 2**32 - 1))
+        zero_fraction = draw(st.sampled_from([0.0, 0.0, 0.3, 0.6]))
+        return _random_table(np.random.default_rng(seed), shape, zero_fraction)
+
+    return build()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_tables())
+def test_bounds(p):
+    # DESIGN.md: max(0, WMS) <= S_VK <= S_max <= I(X; Y).
+    res = union_information(p)
+    tol = 1e-9
+    assert res.status == "optimal"
+    assert res.synergy >= max(0.0, _wms(p)) - tol
+    assert res.synergy <= _s_max(p) + tol
+    assert _s_max(p) <= _mi(p) + tol
+    assert -tol <= res.gap <= 1e-10
+
+
+@settings(max_examples=25, deadline=None)
+@given(_tables(max_sources=2), st.integers(0, 2**32 - 1))
+def test_invariant_to_swapping_sources_and_relabelling(p, seed):
+    rng = np.random.default_rng(seed)
+    base = union_information(p)
+    swapped = union_information(np.swapaxes(p, 0, 1))
+    np.testing.assert_allclose(swapped.synergy, base.synergy, atol=1e-9)
+    np.testing.assert_allclose(swapped.unique, base.unique[::-1], atol=1e-9)
+    np.testing.assert_allclose(swapped.shared, base.shared, atol=1e-9)
+    relabelled = p
+    for axis in range(p.ndim):
+        relabelled = np.take(relabelled, rng.permutation(p.shape[axis]), axis=axis)
+    np.testing.assert_allclose(union_information(relabelled).synergy, base.synergy, atol=1e-9)
+    # Order of sources given explicitly is the same as reordering axes.
+    np.testing.assert_allclose(
+        union_information(p, sources=[1, 0]).synergy, base.synergy, atol=1e-9
+    )
+
+
+def test_source_groups_merge_axes():
+    rng = np.random.default_rng(11)
+    p = _random_table(rng, (2, 3, 2, 3))
+    grouped = union_information(p, sources=[(0, 1), (2,)])
+    merged = union_information(p.reshape(6, 2, 3))
+    np.testing.assert_allclose(grouped.synergy, merged.synergy, atol=1e-9)
+    assert grouped.q.shape == (6, 2, 3)
+    # An axis in no group is marginalised out.
+    np.testing.assert_allclose(
+        union_information(p, sources=[0, 2]).synergy,
+        union_information(p.sum(axis=1)).synergy,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize(
+    "p",
+    [
+        # Deterministic Y = X1 + X2 over three symbols each side.
+        np.array(
+            [
+                [[1 / 9 if a + b == y else 0.0 for y in range(5)] for b in range(3)]
+                for a in range(3)
+            ]
+        ),
+        # Y independent of X: I(X; Y) = 0.
+        np.einsum("i,j,k->ijk", [0.2, 0.8], [0.5, 0.3, 0.2], [0.6, 0.4]),
+        # Unused symbols in both sources and in Y.
+        np.pad(AND, ((0, 1), (0, 2), (0, 1))),
+        # A single target symbol.
+        np.full((2, 3, 1), 1 / 6),
+        # One point mass.
+        np.pad(np.ones((1, 1, 1)), ((0, 2), (0, 1), (0, 2))),
+    ],
+    ids=["deterministic-sum", "independent", "unused-symbols", "one-y", "point-mass"],
+)
+def test_degenerate_tables(p):
+    res = union_information(p)
+    cvx = union_information(p, solver="cvxpy-ecos")
+    assert res.status == "optimal"
+    np.testing.assert_allclose(res.value, cvx.value, atol=AGREE)
+    assert res.synergy >= max(0.0, _wms(p)) - 1e-9
+    assert res.synergy <= _mi(p) + 1e-9
+
+
+def test_independent_has_no_information():
+    p = np.einsum("i,j,k->ijk", [0.2, 0.8], [0.5, 0.3, 0.2], [0.6, 0.4])
+    res = union_information(p)
+    np.testing.assert_allclose([res.value, res.synergy], [0.0, 0.0], atol=1e-10)
+
+
+def test_auto_falls_back_to_cvxpy_with_a_warning():
+    rng = np.random.default_rng(5)
+    p = _random_table(rng, (4, 4, 4))
+    with pytest.warns(SynergyConvergenceWarning, match="max_iter"):
+        res = union_information(p, solver="auto", max_iter=1)
+    assert res.solver.startswith("cvxpy-")
+    np.testing.assert_allclose(res.value, union_information(p).value, atol=AGREE)
+
+
+def test_dedicated_does_not_fall_back():
+    rng = np.random.default_rng(5)
+    p = _random_table(rng, (4, 4, 4))
+    with pytest.warns(SynergyConvergenceWarning, match="max_iter"):
+        res = union_information(p, solver="dedicated", max_iter=1)
+    assert res.solver == "newton"
+    assert res.status == "iteration limit"
+
+
+def test_converged_solve_is_silent():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        union_information(AND)
+
+
+# ---------------------------------------------------------------- dit cross-check
+
+dit = pytest.importorskip("dit")
+
+
+def _to_dit(p):
+    outcomes, pmf = [], []
+    for idx in zip(*np.nonzero(p), strict=True):
+        outcomes.append(tuple(int(i) for i in idx))
+        pmf.append(float(p[idx]))
+    return dit.Distribution(outcomes, pmf)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_against_dit_broja_cone(seed):
+    # dit 2.3, dit.pid.PID_BROJA(d, method="cone") (ECOS exponential cone, Makkeh et al.
+    # 2018): reliable on small tables. dit's default path (SLSQP) stops early, so not that.
+    rng = np.random.default_rng(100 + seed)
+    p = _random_table(rng, (3, 3, 3), 0.2 if seed % 2 else 0.0)
+    pid = dit.pid.PID_BROJA(_to_dit(p), [[0], [1]], [2], method="cone")
+    res = union_information(p)
+    np.testing.assert_allclose(res.synergy, pid.get_pi(((0, 1),)), atol=1e-6)
+    np.testing.assert_allclose(res.unique[0], pid.get_pi(((0,),)), atol=1e-6)
+    np.testing.assert_allclose(res.shared, pid.get_pi(((0,), (1,))), atol=1e-6)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sources": [0]}, InvalidParameterError, "at least 2 source groups"),
+        ({"sources": [(0, 1), (1,)]}, InvalidParameterError, "disjoint"),
+        ({"sources": [0, 2]}, InvalidParameterError, "target"),
+        ({"sources": [0, 5]}, InvalidParameterError, "range"),
+        ({"sources": "01"}, InvalidTypeError, "sources"),
+        ({"solver": "mosek"}, InvalidParameterError, "`solver`"),
+        ({"solver": 3}, InvalidTypeError, "`solver`"),
+        ({"tol": -1.0}, InvalidParameterError, "`tol`"),
+        ({"tol": "small"}, InvalidTypeError, "`tol`"),
+        ({"max_iter": 0}, InvalidParameterError, "`max_iter`"),
+        ({"max_iter": 2.5}, InvalidTypeError, "`max_iter`"),
+        ({"base": 1}, InvalidParameterError, "`base`"),
+    ],
+)
+def test_bad_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        union_information(AND, **kwargs)
+
+
+def test_bad_tables():
+    with pytest.raises(InvalidDistributionError, match="summing to 1"):
+        union_information(AND * 2)
+    with pytest.raises(InvalidDistributionError, match="non-negative"):
+        union_information(AND - 0.1)
+    with pytest.raises(InvalidParameterError, match="at least 2 source groups"):
+        union_information(np.full((2, 2), 0.25))

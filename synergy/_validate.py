@@ -42,7 +42,7 @@ class InvalidTypeError(TypeError):
 
 
 class SynergyConvergenceWarning(UserWarning):
-    """An iterative solver stopped before meeting its tolerance; the message says which knob to turn."""
+    """An iterative solver stopped short of its tolerance; the message says which knob to turn."""
 
 
 def describe(value: Any, *, limit: int = 60) -> str:
@@ -186,7 +186,7 @@ def as_table(
     tol = sum_tolerance(arr.dtype)
     arr64 = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr64).all():
-        bad = arr64[~np.isfinite(arr64)].ravel()[0]
+        bad = float(arr64[~np.isfinite(arr64)].ravel()[0])
         raise invalid(
             param,
             func,
@@ -199,11 +199,11 @@ def as_table(
             param,
             func,
             "non-negative",
-            f"a table whose smallest entry is {arr64.min()!r}",
+            f"a table whose smallest entry is {float(arr64.min())!r}",
             kind=InvalidDistributionError,
         )
     if normalized:
-        totals = arr64.reshape(arr64.shape[:batch_ndim] + (-1,)).sum(axis=-1)
+        totals = arr64.reshape((*arr64.shape[:batch_ndim], -1)).sum(axis=-1)
         off = np.abs(totals - 1.0)
         if (off > tol).any():
             worst = float(np.ravel(totals)[np.argmax(np.ravel(off))])
@@ -223,7 +223,7 @@ def as_table(
                 hint=hint,
             )
     else:
-        totals = arr64.reshape(arr64.shape[:batch_ndim] + (-1,)).sum(axis=-1)
+        totals = arr64.reshape((*arr64.shape[:batch_ndim], -1)).sum(axis=-1)
         if (totals <= 0).any():
             raise invalid(
                 param,

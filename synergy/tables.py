@@ -1,4 +1,4 @@
-"""Building and reshaping joint probability tables: from counts, from samples, marginals, conditionals.
+"""Building and reshaping joint probability tables: counts, samples, marginals, conditionals.
 
 Tables put one variable on each axis; the measures read the last axis as the target.
 """

@@ -16,7 +16,7 @@ __all__ = ["shapes", "tables"]
 def shapes(
     *, min_axes: int = 2, max_axes: int = 4, min_side: int = 1, max_side: int = 4
 ) -> st.SearchStrategy[tuple[int, ...]]:
-    """Table shapes with ``min_axes`` to ``max_axes`` axes of length ``min_side`` to ``max_side``."""
+    """Table shapes: ``min_axes`` to ``max_axes`` axes, each ``min_side`` to ``max_side`` long."""
     return st.lists(st.integers(min_side, max_side), min_size=min_axes, max_size=max_axes).map(
         tuple
     )

@@ -1,0 +1,35 @@
+"""The public face: what `import synergy` pulls in and what each namespace exports."""
+
+import subprocess
+import sys
+
+import synergy
+
+
+def test_import_pulls_in_only_numpy_scipy_numba():
+    code = (
+        "import sys, synergy, synergy.tables, synergy.testing;"
+        "heavy = ('torch', 'cvxpy', 'matplotlib', 'hypothesis', 'dit');"
+        "bad = [m for m in heavy if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"import synergy imported {out.stdout.strip()}"
+
+
+def test_all_names_exist():
+    for name in synergy.__all__:
+        assert hasattr(synergy, name), name
+
+
+def test_version_is_in_one_place():
+    from synergy._version import __version__
+
+    assert synergy.__version__ == __version__
+
+
+def test_package_logger_has_only_a_null_handler():
+    import logging
+
+    handlers = logging.getLogger("synergy").handlers
+    assert [type(h) for h in handlers] == [logging.NullHandler]

@@ -1,0 +1,66 @@
+"""from_counts, from_samples, marginal, condition, and the named gates."""
+
+import numpy as np
+import pytest
+
+from synergy import mutual_information
+from synergy.tables import condition, from_counts, from_samples, marginal
+from synergy.testing import AND, GATES, XOR, gate
+
+
+def test_from_counts_normalises_each_table():
+    counts = np.array([[[1, 3], [0, 4]], [[2, 2], [2, 2]]])
+    p = from_counts(counts, batch_ndim=1)
+    np.testing.assert_allclose(p.sum(axis=(1, 2)), [1.0, 1.0])
+    np.testing.assert_allclose(p[0], [[1 / 8, 3 / 8], [0, 4 / 8]])
+
+
+def test_from_samples_integer_and_string_labels():
+    x = [0, 0, 1, 1, 1, 5]
+    y = ["b", "a", "a", "a", "b", "b"]
+    table, labels = from_samples(x, y)
+    np.testing.assert_array_equal(labels[0], [0, 1, 5])
+    np.testing.assert_array_equal(labels[1], ["a", "b"])
+    np.testing.assert_allclose(table, np.array([[1, 1], [2, 1], [0, 1]]) / 6)
+
+
+def test_from_samples_recovers_a_gate():
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.integers(0, 2, 4000), rng.integers(0, 2, 4000)
+    table, _ = from_samples(x1, x2, x1 ^ x2)
+    assert table.shape == (2, 2, 2)
+    assert mutual_information(table) > 0.99
+
+
+def test_from_samples_tuple_and_unorderable_labels():
+    table, labels = from_samples([(0, 1), (0, 1), (2, 3)], [None, "x", None])
+    assert table.shape == (2, 2)
+    assert labels[0].tolist() == [(0, 1), (2, 3)]
+    assert labels[1].tolist() == [None, "x"]  # unorderable mix: first-seen order
+
+
+def test_marginal_keeps_the_given_order():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(24)).reshape(2, 3, 4)
+    np.testing.assert_allclose(marginal(p, [2, 0]), p.sum(axis=1).T)
+    np.testing.assert_allclose(marginal(p, -1), p.sum(axis=(0, 1)))
+
+
+def test_condition():
+    # AND given Y = 1: X1 = X2 = 1 with certainty (definition of the gate)
+    np.testing.assert_allclose(condition(AND, 2, 1), [[0, 0], [0, 1]])
+    # XOR given X1 = 0: Y = X2, uniform
+    np.testing.assert_allclose(condition(XOR, 0, 0), [[0.5, 0], [0, 0.5]])
+
+
+def test_gates_are_probability_tables_and_read_only():
+    for name, g in GATES.items():
+        assert g.table.ndim >= 3, name
+        np.testing.assert_allclose(g.table.sum(), 1.0, err_msg=name)
+        assert not g.table.flags.writeable
+        assert g.source
+        assert g.description
+        copy = gate(name)
+        copy[...] = 0  # a copy is the user's to change
+    with pytest.raises(ValueError, match="read-only"):
+        XOR[0, 0, 0] = 1.0

@@ -1,0 +1,216 @@
+"""Bad input gets a clear error naming the parameter, what was expected and what came."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from synergy import (
+    InvalidDistributionError,
+    InvalidParameterError,
+    InvalidTypeError,
+    conditional_entropy,
+    conditional_mutual_information,
+    entropy,
+    kl_divergence,
+    mutual_information,
+    specific_information,
+)
+from synergy.tables import condition, from_counts, from_samples, marginal
+from synergy.testing import XOR, gate
+
+GOOD = np.full((2, 2), 0.25)
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ([0.5, np.nan], r"`p` parameter of entropy must be finite .*Got a table containing nan"),
+        ([0.5, np.inf], r"must be finite .*Got a table containing inf"),
+        ([1.5, -0.5], r"`p` parameter of entropy must be non-negative. Got .*-0.5"),
+        ([0.3, 0.3], r"summing to 1 within 1.5e-08\. Got a sum of 0.6"),
+        (np.array([0.3, 0.3], dtype=np.float32), r"summing to 1 within 0.00035"),
+        (np.array(0.5), r"at least 1 table axes .* Got an array with 0 axes"),
+        (np.zeros((0, 2)), r"non-empty table .*Got an array of shape \(0, 2\)"),
+    ],
+)
+def test_bad_distributions(value, match):
+    with pytest.raises(InvalidDistributionError, match=match):
+        entropy(value)
+
+
+def test_counts_passed_as_probabilities_get_a_hint():
+    with pytest.raises(InvalidDistributionError, match=r"Got a sum of 10\.0 .*from_counts"):
+        entropy([3, 7])
+
+
+def test_float32_within_its_tolerance_is_accepted():
+    p = np.array([0.1, 0.2, 0.7], dtype=np.float32)
+    assert entropy(p) == pytest.approx(entropy(p.astype(np.float64)), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "value", [np.array(["a", "b"]), np.array([0.5 + 0j, 0.5]), np.array([True, False]), [object()]]
+)
+def test_wrong_dtypes(value):
+    with pytest.raises(
+        InvalidTypeError, match=r"`p` parameter of entropy must be an array of real"
+    ):
+        entropy(value)
+
+
+def test_ragged_input():
+    with pytest.raises(InvalidTypeError, match=r"`p` parameter of entropy"):
+        entropy([[0.5], [0.25, 0.25]])
+
+
+@pytest.mark.parametrize("base", [0, -2, 1, 1.0, math.inf, math.nan])
+def test_bad_base_values(base):
+    with pytest.raises(
+        InvalidParameterError, match=r"`base` parameter of mutual_information must"
+    ):
+        mutual_information(XOR, base=base)
+
+
+@pytest.mark.parametrize("base", ["2", None, True, 2j])
+def test_bad_base_types(base):
+    with pytest.raises(InvalidTypeError, match=r"`base` parameter of entropy must be a real"):
+        entropy(XOR, base=base)
+
+
+def test_axis_out_of_range():
+    with pytest.raises(InvalidParameterError, match=r"`axes` .* range \[-3, 3\) .*Got axis 3"):
+        entropy(XOR, axes=3)
+
+
+def test_axis_repeated():
+    with pytest.raises(InvalidParameterError, match=r"`axes` .* distinct axes. Got \[0, 0\]"):
+        entropy(XOR, axes=[0, 0])
+
+
+def test_axis_wrong_type():
+    with pytest.raises(InvalidTypeError, match=r"`axes` .* integer axis"):
+        entropy(XOR, axes="0")
+    with pytest.raises(InvalidTypeError, match=r"`axes` .* integer axis"):
+        entropy(XOR, axes=[0.5])
+
+
+def test_overlapping_groups():
+    with pytest.raises(InvalidParameterError, match=r"`b` parameter of mutual_information .*dis"):
+        mutual_information(XOR, [0, 1], [1, 2])
+    with pytest.raises(InvalidParameterError, match=r"`given` parameter of conditional_entropy"):
+        conditional_entropy(XOR, 2, [1, 2])
+    with pytest.raises(InvalidParameterError, match=r"`given` .*conditional_mutual_information"):
+        conditional_mutual_information(XOR, 0, 1, [1])
+
+
+def test_empty_group():
+    with pytest.raises(InvalidParameterError, match=r"`a` .* non-empty group .*Got an empty"):
+        mutual_information(XOR, [], 2)
+
+
+def test_mutual_information_needs_two_axes():
+    with pytest.raises(InvalidDistributionError, match=r"at least two axes"):
+        mutual_information([0.5, 0.5])
+
+
+def test_specific_information_refuses_the_target():
+    with pytest.raises(InvalidParameterError, match=r"`a` parameter of specific_information"):
+        specific_information(XOR, [0, 2])
+
+
+def test_kl_shape_mismatch_and_second_argument_named():
+    with pytest.raises(
+        InvalidParameterError, match=r"`q` parameter of kl_divergence .*same shape"
+    ):
+        kl_divergence([0.5, 0.5], [1 / 3, 1 / 3, 1 / 3])
+    with pytest.raises(InvalidDistributionError, match=r"`q` parameter of kl_divergence"):
+        kl_divergence([0.5, 0.5], [0.5, 0.6])
+
+
+def test_batch_ndim_checks():
+    with pytest.raises(InvalidParameterError, match=r"`batch_ndim` .* non-negative integer"):
+        entropy(XOR, batch_ndim=-1)
+    with pytest.raises(InvalidTypeError, match=r"`batch_ndim` .* non-negative integer"):
+        entropy(XOR, batch_ndim=1.0)
+    with pytest.raises(
+        InvalidDistributionError, match=r"at least 1 table axes after batch_ndim=3"
+    ):
+        entropy(XOR, batch_ndim=3)
+    with pytest.raises(InvalidDistributionError, match=r"per table"):
+        entropy(np.ones((2, 2)), batch_ndim=1)  # each row sums to 2
+
+
+def test_validate_false_skips_checks():
+    # documented: the caller vouches for the input; counts then give a meaningless number
+    assert math.isfinite(entropy([3.0, 7.0], validate=False))
+
+
+def test_tables_errors():
+    with pytest.raises(InvalidDistributionError, match=r"`counts` parameter of from_counts"):
+        from_counts([-1, 2])
+    with pytest.raises(InvalidDistributionError, match=r"positive total"):
+        from_counts([0, 0])
+    with pytest.raises(InvalidParameterError, match=r"columns of equal length"):
+        from_samples([1, 2], [1])
+    with pytest.raises(InvalidParameterError, match=r"at least one sample column"):
+        from_samples()
+    with pytest.raises(InvalidTypeError, match=r"`columns\[0\]` .*1-D sequence"):
+        from_samples("abc")
+    with pytest.raises(InvalidTypeError, match=r"hashable"):
+        from_samples([{"a": 1}, {"b": 2}], [0, 1])
+    with pytest.raises(InvalidParameterError, match=r"`axes` parameter of marginal"):
+        marginal(XOR, [0, 5])
+    with pytest.raises(InvalidDistributionError, match=r"positive probability"):
+        condition(gate("AND"), [0, 2], [0, 1])
+    with pytest.raises(InvalidParameterError, match=r"`outcome` .* index in \[0, 2\)"):
+        condition(XOR, 0, 2)
+    with pytest.raises(InvalidParameterError, match=r"name"):
+        gate("NAND")
+
+
+# --- garbage in, documented exception out --------------------------------------------
+
+garbage = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=5),
+    hnp.arrays(
+        dtype=st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128]),
+        shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3),
+    ),
+)
+axes_garbage = st.one_of(st.none(), st.integers(-5, 5), st.lists(st.integers(-5, 5), max_size=3))
+
+DOCUMENTED = (InvalidDistributionError, InvalidParameterError, InvalidTypeError)
+
+
+def _call_all(p, a, b):
+    yield lambda: entropy(p, a)
+    yield lambda: conditional_entropy(p, a if a is not None else 0, b if b is not None else [])
+    yield lambda: mutual_information(p, a, b)
+    yield lambda: conditional_mutual_information(p, a if a is not None else 0, 1, b or [])
+    yield lambda: kl_divergence(p, p)
+    yield lambda: specific_information(p, a if a is not None else 0)
+    yield lambda: from_counts(p)
+    yield lambda: marginal(p, a if a is not None else 0)
+
+
+@given(garbage, axes_garbage, axes_garbage)
+def test_garbage_gets_only_documented_errors(p, a, b):
+    for call in _call_all(p, a, b):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no silent overflow or invalid-value warnings
+            try:
+                out = call()
+            except DOCUMENTED:
+                continue
+        values = np.asarray(out, dtype=np.float64)
+        assert not np.isnan(values).any(), "a silent NaN came out"

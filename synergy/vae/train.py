@@ -1,0 +1,602 @@
+"""The VAE trainer: one frozen config, one step per model, checkpoints that resume exactly.
+
+Read top to bottom: ``TrainConfig`` (every default), ``Trainer`` (one step), ``train`` (the loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from synergy._validate import describe, invalid
+from synergy._version import __version__
+from synergy.vae.data import DSprites
+from synergy.vae.losses import (
+    Discriminator,
+    LossTerms,
+    betatcvae_loss,
+    discriminator_loss,
+    factorvae_loss,
+    nonsyn_loss,
+    vae_loss,
+)
+from synergy.vae.model import VAE, reparameterize
+
+__all__ = ["MODELS", "UPDATES", "TrainConfig", "Trainer", "load_checkpoint", "train"]
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("vae", "betavae", "btcvae", "factorvae", "nonsyn")
+UPDATES = ("reference", "fused")
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.jsonl"
+CHECKPOINT_FORMAT = 1
+# Fields about how a run is carried out, not what it computes: a resumed run may change them.
+RUN_FIELDS = ("steps", "out", "log_every", "checkpoint_every", "progress", "threads")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run, with the reference code's values as defaults.
+
+    The CLI builds one flag per field (``--batch-size`` for ``batch_size``), so this class is
+    the single source of defaults. See each field's ``help`` metadata.
+
+    Examples
+    --------
+    >>> TrainConfig().lr, TrainConfig().alpha, TrainConfig().omega
+    (0.0001, 5.0, 0.9)
+    >>> TrainConfig(model="betavae", beta=4.0).model
+    'betavae'
+    """
+
+    model: str = field(default="nonsyn", metadata={"help": f"one of {', '.join(MODELS)}"})
+    steps: int = field(default=1000, metadata={"help": "total optimisation steps (batches)"})
+    batch_size: int = field(default=64, metadata={"help": "images per batch (per process)"})
+    z_dim: int = field(default=10, metadata={"help": "latent dimensions"})
+    lr: float = field(default=1e-4, metadata={"help": "Adam learning rate"})
+    adam_beta1: float = field(default=0.9, metadata={"help": "Adam beta1"})
+    adam_beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
+    alpha: float = field(default=5.0, metadata={"help": "nonsyn: weight of the synergy penalty"})
+    omega: float = field(default=0.9, metadata={"help": "nonsyn: greedy subset acceptance factor"})
+    update: str = field(
+        default="reference",
+        metadata={
+            "help": "nonsyn: 'reference' (two Adam steps per batch, as the paper's code) or "
+            "'fused' (one step on the summed loss)"
+        },
+    )
+    beta: float = field(default=4.0, metadata={"help": "betavae: KL weight"})
+    tc_alpha: float = field(default=1.0, metadata={"help": "btcvae: index-code MI weight"})
+    tc_beta: float = field(default=6.0, metadata={"help": "btcvae: total correlation weight"})
+    tc_gamma: float = field(default=1.0, metadata={"help": "btcvae: dimension-wise KL weight"})
+    tc_method: str = field(default="mss", metadata={"help": "btcvae: 'mss' or 'mws' sampling"})
+    factor_gamma: float = field(default=35.0, metadata={"help": "factorvae: TC weight"})
+    disc_lr: float = field(default=1e-4, metadata={"help": "factorvae: discriminator Adam lr"})
+    disc_beta1: float = field(default=0.5, metadata={"help": "factorvae: discriminator beta1"})
+    disc_beta2: float = field(default=0.9, metadata={"help": "factorvae: discriminator beta2"})
+    data: str = field(
+        default="",
+        metadata={"help": "path to the dSprites .npz; empty for the procedural replica"},
+    )
+    grid: str = field(
+        default="",
+        metadata={"help": "smaller factor grid, e.g. 'posX=8,posY=8,orientation=10'"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed of every random number generator"})
+    out: str = field(default="runs/vae", metadata={"help": "output directory"})
+    log_every: int = field(default=50, metadata={"help": "steps between JSONL log lines"})
+    checkpoint_every: int = field(default=1000, metadata={"help": "steps between checkpoints"})
+    progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+
+    def __post_init__(self) -> None:
+        func = "TrainConfig"
+        if self.model not in MODELS:
+            raise invalid("model", func, f"one of {MODELS}", describe(self.model))
+        if self.update not in UPDATES:
+            raise invalid("update", func, f"one of {UPDATES}", describe(self.update))
+        if self.tc_method not in ("mss", "mws"):
+            raise invalid("tc_method", func, "'mss' or 'mws'", describe(self.tc_method))
+        for name in ("steps", "batch_size", "z_dim", "log_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise invalid(name, func, "a positive int", describe(value))
+        if self.batch_size < 2 and self.model in ("btcvae", "factorvae"):
+            raise invalid("batch_size", func, "at least 2 for btcvae and factorvae", describe(2))
+        if not 0.0 < self.omega <= 1.0:
+            raise invalid("omega", func, "a float in (0, 1]", describe(self.omega))
+        for name in ("lr", "disc_lr"):
+            if not getattr(self, name) > 0:
+                raise invalid(name, func, "a positive float", describe(getattr(self, name)))
+        self.factors()  # parse the grid now, so a typo fails before any work
+
+    def factors(self) -> dict[str, int]:
+        """The ``grid`` string as ``DSprites(factors=...)``: ``"posX=8,posY=8"`` -> dict."""
+        out: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in self.grid.split(","))):
+            name, _, count = part.partition("=")
+            try:
+                out[name.strip()] = int(count)
+            except ValueError:
+                raise invalid(
+                    "grid", "TrainConfig", "comma-separated name=count pairs", describe(self.grid)
+                ) from None
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Distributed helpers: no-ops in a single process.
+
+
+def _world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """Give every parameter a gradient (zeros where unused) and average it over processes."""
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    if world_size > 1:
+        # One flat all-reduce instead of one per parameter: gloo pays per message.
+        grads = [p.grad for p in params if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= world_size
+        offset = 0
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[offset : offset + n].view_as(g))
+            offset += n
+
+
+# --------------------------------------------------------------------------------------------
+# The trainer: everything a run holds, and one step of each model.
+
+
+class Trainer:
+    """Model, optimisers, data sampler and step counter for one process of a run.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train.
+
+    Notes
+    -----
+    With ``update="reference"`` the Non-Syn VAE takes two Adam steps per batch with one
+    optimiser, as the paper's code did on PyTorch 0.4.1: the gradient of ``recon + KL`` and the
+    gradient of the penalty are both taken at the same parameters (one forward pass); Adam
+    steps on the first, then on the second. The penalty does not touch the decoder, so its
+    gradient there is a zero tensor, and Adam still moves the decoder through its momentum (as
+    0.4.1's ``zero_grad`` left zero tensors, not ``None``). Adam's step count therefore rises by
+    two per batch. ``update="fused"`` sums the losses and takes one step: cheaper, one moment
+    update per batch, and not what the paper ran.
+    """
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.rank, self.world_size = _world()
+        self.data = DSprites(config.data or None, factors=config.factors())
+        torch.manual_seed(config.seed)
+        self.model = VAE(config.z_dim)
+        self.params = list(self.model.parameters())
+        self.optimizer = torch.optim.Adam(
+            self.params, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2)
+        )
+        self.discriminator: Discriminator | None = None
+        self.disc_optimizer: torch.optim.Optimizer | None = None
+        if config.model == "factorvae":
+            self.discriminator = Discriminator(config.z_dim)
+            self.disc_optimizer = torch.optim.Adam(
+                self.discriminator.parameters(),
+                lr=config.disc_lr,
+                betas=(config.disc_beta1, config.disc_beta2),
+            )
+        if self.world_size > 1:
+            for module in (self.model, self.discriminator):
+                if module is not None:
+                    for tensor in module.state_dict().values():
+                        torch.distributed.broadcast(tensor, src=0)
+            torch.manual_seed(config.seed + 7919 * self.rank)
+        # The data sampler: its own generator, so checkpoints can restore it exactly.
+        self.sampler = np.random.default_rng([config.seed, self.rank])
+        self.step = 0
+
+    def next_batch(self) -> torch.Tensor:
+        return self.data.batch(self.data.sample(self.sampler, self.config.batch_size))
+
+    def train_step(self) -> LossTerms:
+        """One batch: forward, losses, and the model's update rule. Returns the terms."""
+        cfg = self.config
+        self.model.train()
+        x = self.next_batch()
+        logits, mu, logvar, z = self.model(x)
+        if cfg.model in ("vae", "betavae"):
+            beta = 1.0 if cfg.model == "vae" else cfg.beta
+            terms = vae_loss(x, logits, mu, logvar, beta=beta, validate=False)
+            self._adam_step(terms.loss)
+        elif cfg.model == "btcvae":
+            terms = betatcvae_loss(
+                x,
+                logits,
+                mu,
+                logvar,
+                z,
+                dataset_size=len(self.data),
+                alpha=cfg.tc_alpha,
+                beta=cfg.tc_beta,
+                gamma=cfg.tc_gamma,
+                method=cfg.tc_method,
+                validate=False,
+            )
+            self._adam_step(terms.loss)
+        elif cfg.model == "factorvae":
+            terms = self._factorvae_step(x, logits, mu, logvar, z)
+        else:
+            terms = self._nonsyn_step(x, logits, mu, logvar)
+        self.step += 1
+        return terms
+
+    def _adam_step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        _average_gradients(self.params, self.world_size)
+        self.optimizer.step()
+
+    def _nonsyn_step(
+        self, x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    ) -> LossTerms:
+        cfg = self.config
+        terms = nonsyn_loss(
+            x, logits, mu, logvar, alpha=cfg.alpha, omega=cfg.omega, validate=False
+        )
+        if cfg.update == "fused":
+            self._adam_step(terms.loss)
+            return terms
+        # Both gradients at the same parameters: the penalty's first (keeping the graph),
+        # then the ELBO's; then two Adam steps.
+        penalty_grads = torch.autograd.grad(
+            terms.terms["penalty"], self.params, retain_graph=True, allow_unused=True
+        )
+        self._adam_step(terms.terms["elbo"])
+        for p, g in zip(self.params, penalty_grads, strict=True):
+            # Zeros, not None: Adam then moves the decoder by momentum, as PyTorch 0.4.1 did.
+            p.grad = torch.zeros_like(p) if g is None else g
+        _average_gradients(self.params, self.world_size)
+        self.optimizer.step()
+        return terms
+
+    def _factorvae_step(
+        self,
+        x: torch.Tensor,
+        logits: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        z: torch.Tensor,
+    ) -> LossTerms:
+        if self.discriminator is None or self.disc_optimizer is None:
+            raise RuntimeError("factorvae step without a discriminator")
+        terms = factorvae_loss(
+            x,
+            logits,
+            mu,
+            logvar,
+            z,
+            self.discriminator,
+            gamma=self.config.factor_gamma,
+            validate=False,
+        )
+        self._adam_step(terms.loss)
+        # A second batch supplies the permuted samples, as in Kim & Mnih's algorithm 2.
+        with torch.no_grad():
+            mu2, logvar2 = self.model.encode(self.next_batch())
+            z2 = reparameterize(mu2, logvar2)
+        d_loss = discriminator_loss(self.discriminator, z.detach(), z2)
+        self.disc_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        _average_gradients(list(self.discriminator.parameters()), self.world_size)
+        self.disc_optimizer.step()
+        return LossTerms(terms.loss, {**terms.terms, "disc_loss": d_loss})
+
+    # ----------------------------------------------------------------------------------------
+    # Checkpoints: plain containers only, so torch.load(weights_only=True) reads them.
+
+    def _rng_state(self) -> dict[str, Any]:
+        py = random.getstate()
+        np_global: Any = np.random.get_state()  # noqa: NPY002 - users may seed the legacy RNG
+        return {
+            "torch": torch.get_rng_state(),
+            "numpy": [np_global[0], np_global[1].tolist(), *np_global[2:]],
+            "python": [py[0], list(py[1]), py[2]],
+            "sampler": self.sampler.bit_generator.state,
+        }
+
+    def _set_rng_state(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        kind, keys, *rest = state["numpy"]
+        np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))  # noqa: NPY002
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+        self.sampler.bit_generator.state = state["sampler"]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this run bit for bit (rank 0's view plus all RNGs)."""
+        rng = self._rng_state()
+        rngs: list[Any] = [rng]
+        if self.world_size > 1:
+            rngs = [None] * self.world_size
+            torch.distributed.all_gather_object(rngs, rng)
+        state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "version": __version__,
+            "config": dataclasses.asdict(self.config),
+            "step": self.step,
+            "world_size": self.world_size,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rngs,
+        }
+        if self.discriminator is not None and self.disc_optimizer is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["disc_optimizer"] = self.disc_optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint written by :meth:`state_dict` for the same config."""
+        saved = dict(state["config"])
+        mine = dataclasses.asdict(self.config)
+        differ = sorted(k for k in mine if k not in RUN_FIELDS and saved.get(k) != mine[k])
+        if differ:
+            raise invalid(
+                "config",
+                "Trainer.load_state_dict",
+                "the checkpoint's config (only run settings such as steps may change)",
+                "different "
+                + ", ".join(f"{k}={mine[k]!r} (saved {saved.get(k)!r})" for k in differ),
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.discriminator is not None and self.disc_optimizer is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.disc_optimizer.load_state_dict(state["disc_optimizer"])
+        self.step = int(state["step"])
+        rngs = state["rng"]
+        if len(rngs) == self.world_size:
+            self._set_rng_state(rngs[self.rank])
+        else:
+            # A different number of processes cannot continue the same streams: reseed.
+            logger.warning(
+                "checkpoint from %d processes, resuming on %d: RNGs reseeded",
+                len(rngs),
+                self.world_size,
+            )
+            torch.manual_seed(self.config.seed + 7919 * self.rank + self.step)
+            self.sampler = np.random.default_rng([self.config.seed, self.rank, self.step])
+
+
+def save_checkpoint(state: dict[str, Any], path: str) -> None:
+    """Write atomically: a temporary file in the same directory, then ``os.replace``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` (no arbitrary unpickling)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, CHECKPOINT_NAME)
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# The loop.
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt() -> Iterator[list[bool]]:
+    """Turn the first Ctrl-C into a flag the loop checks between steps (a second one kills)."""
+    flag = [False]
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        flag[0] = True
+        signal.signal(signal.SIGINT, previous)
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _prepare_out(config: TrainConfig, *, resume: bool, overwrite: bool) -> str | None:
+    """Check the output directory; return the checkpoint to resume from, if any."""
+    out = config.out
+    ckpt = os.path.join(out, CHECKPOINT_NAME)
+    if resume:
+        if not os.path.isfile(ckpt):
+            raise invalid(
+                "out", "train", f"a directory holding {CHECKPOINT_NAME} to resume", repr(out)
+            )
+        return ckpt
+    if os.path.isdir(out) and os.listdir(out) and not overwrite:
+        raise invalid(
+            "out",
+            "train",
+            "a new or empty directory",
+            f"{out!r}, which holds files",
+            hint="Pass resume=True (--resume) to continue the run there, or overwrite=True "
+            "(--overwrite) to write over its files; nothing is ever deleted.",
+        )
+    return None
+
+
+def _log_record(step: int, terms: LossTerms) -> dict[str, Any]:
+    record: dict[str, Any] = {"step": step, "loss": float(terms.loss.detach())}
+    for key, value in terms.terms.items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
+            is_set = key in ("best", "worst")
+            record[key] = value.tolist() if (value.ndim or is_set) else float(value)
+        else:
+            record[key] = value
+    return record
+
+
+def _truncate_log(path: str, step: int) -> None:
+    """Drop log lines past the checkpoint we resume from, so the log is one consistent run."""
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+
+
+def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Trainer:
+    """Train a model as ``config`` says, writing logs and checkpoints to ``config.out``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run. ``config.steps`` is the total, so a resumed run stops at the same step.
+    resume : bool
+        Continue from ``config.out/checkpoint.pt``. Only run settings (``steps``, ``out``,
+        intervals, ``progress``, ``threads``) may differ from the saved config.
+    overwrite : bool
+        Allow a non-empty output directory that is not being resumed (files are overwritten,
+        never deleted).
+
+    Returns
+    -------
+    Trainer
+        The trained state (model, optimisers, step).
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``config.out`` holds files and neither ``resume`` nor ``overwrite`` is set, or a
+        resumed checkpoint's config differs from ``config``.
+
+    Notes
+    -----
+    Writes ``config.json``, ``log.jsonl`` (one JSON object per ``log_every`` steps:
+    reconstruction, KL, per-dimension KL, penalty and best/worst sets, ...) and
+    ``checkpoint.pt`` every ``checkpoint_every`` steps, at the end, and on Ctrl-C (the first
+    Ctrl-C finishes the current step, saves and raises ``KeyboardInterrupt``). Under torchrun
+    (``WORLD_SIZE`` > 1) each process samples its own batches, gradients are averaged with an
+    all-reduce (gloo on CPU) and rank 0 writes the files.
+    """
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    _maybe_init_distributed()
+    rank, _ = _world()
+    ckpt = _prepare_out(config, resume=resume, overwrite=overwrite)
+    trainer = Trainer(config)
+    log_path = os.path.join(config.out, LOG_NAME)
+    if ckpt is not None:
+        trainer.load_state_dict(load_checkpoint(ckpt))
+    if rank == 0:
+        os.makedirs(config.out, exist_ok=True)
+        with open(os.path.join(config.out, "config.json"), "w", encoding="utf-8") as f:
+            json.dump({**dataclasses.asdict(config), "version": __version__}, f, indent=2)
+        if ckpt is not None:
+            _truncate_log(log_path, trainer.step)
+        elif os.path.exists(log_path):
+            os.remove(log_path)  # --overwrite: a fresh run's log starts empty
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=config.steps,
+        initial=trainer.step,
+        disable=not config.progress or rank != 0,
+        desc=config.model,
+        dynamic_ncols=True,
+    )
+    try:
+        with (
+            _stop_on_interrupt() as stop,
+            open(log_path if rank == 0 else os.devnull, "a", encoding="utf-8") as log,
+        ):
+            while trainer.step < config.steps:
+                terms = trainer.train_step()
+                bar.update(1)
+                if trainer.step % config.log_every == 0 or trainer.step == config.steps:
+                    record = _log_record(trainer.step, terms)
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                    bar.set_postfix(recon=f"{record['recon']:.1f}", kl=f"{record['kl']:.2f}")
+                if trainer.step % config.checkpoint_every == 0:
+                    _save(trainer, config, rank)
+                if _any(stop[0]):
+                    _save(trainer, config, rank)
+                    raise KeyboardInterrupt
+        _save(trainer, config, rank)
+    finally:
+        bar.close()
+    return trainer
+
+
+def _any(flag: bool) -> bool:
+    """True when any process saw Ctrl-C, so that all stop at the same step."""
+    _, world = _world()
+    if world == 1:
+        return flag
+    t = torch.tensor([1 if flag else 0])
+    torch.distributed.all_reduce(t)
+    return bool(t.item())
+
+
+def _save(trainer: Trainer, config: TrainConfig, rank: int) -> None:
+    state = trainer.state_dict()  # collective under torchrun: every rank calls it
+    if rank == 0:
+        save_checkpoint(state, os.path.join(config.out, CHECKPOINT_NAME))
+
+
+def _maybe_init_distributed() -> None:
+    """Join the process group torchrun describes in the environment (gloo on CPU)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+
+
+def steps_per_epoch(data: DSprites, batch_size: int) -> int:
+    """How many batches one pass over the data takes (for choosing ``steps``)."""
+    return math.ceil(len(data) / batch_size)

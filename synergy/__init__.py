@@ -6,7 +6,7 @@ information function answers in bits unless ``base=`` says otherwise.
 
 import logging
 
-from synergy import tables, testing
+from synergy import pid, tables, testing
 from synergy._validate import (
     InvalidDistributionError,
     InvalidParameterError,
@@ -22,6 +22,8 @@ from synergy.information import (
     mutual_information,
     specific_information,
 )
+from synergy.pid import decompose, i_max, i_min, s_max, wms
+from synergy.pid.vk import s_vk, union_information
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -32,11 +34,19 @@ __all__ = [
     "SynergyConvergenceWarning",
     "__version__",
     "conditional_entropy",
+    "decompose",
     "conditional_mutual_information",
     "entropy",
+    "i_max",
+    "i_min",
     "kl_divergence",
     "mutual_information",
+    "pid",
+    "s_max",
+    "s_vk",
     "specific_information",
     "tables",
     "testing",
+    "union_information",
+    "wms",
 ]

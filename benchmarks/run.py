@@ -79,7 +79,8 @@ def machine_section() -> str:
 def load(area: str):
     path = HERE / f"bench_{area}.py"
     spec = importlib.util.spec_from_file_location(f"bench_{area}", path)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

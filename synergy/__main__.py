@@ -7,6 +7,7 @@ literature uses to tell them apart.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,10 +28,14 @@ def _s_vk(p: np.ndarray) -> float:
     return float(s_vk(p))
 
 
+def _source_mi(p: np.ndarray, *, source: int) -> float:
+    return float(mutual_information(p, source, -1))
+
+
 def _columns(n_sources: int) -> list[tuple[str, _Measure]]:
     cols: list[tuple[str, _Measure]] = [("I(X;Y)", lambda p: float(mutual_information(p)))]
     for i in range(n_sources):
-        cols.append((f"I(X{i + 1};Y)", lambda p, i=i: float(mutual_information(p, i, -1))))
+        cols.append((f"I(X{i + 1};Y)", functools.partial(_source_mi, source=i)))
     cols += [
         ("WMS", lambda p: float(wms(p))),
         ("I_max", lambda p: float(i_max(p))),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synergy.pid import _kernels, i_max, i_min, s_max, wms
+import synergy
+from synergy.pid import i_max, i_min, s_max, wms
 
 MEASURES = [wms, s_max, i_max, i_min]
 
@@ -57,29 +58,27 @@ def test_validate_false_gives_the_same_numbers() -> None:
         )
 
 
-def test_kernels_equal_their_python_versions() -> None:
-    # NUMBA_DISABLE_JIT=1 runs py_func: it must give the same numbers as the compiled code.
+def test_built_on_the_core_quantities() -> None:
+    # One implementation of each quantity: the measures must agree with synergy's public
+    # mutual_information and specific_information on the same tables.
     rng = np.random.default_rng(2)
     tables = rng.dirichlet(np.ones(18), size=5).reshape(5, 3, 2, 3)
     tables[0, 1, :, :] = 0.0
     tables[0] /= tables[0].sum()
-    groups = ((0,), (1,))
-    stack = _kernels.source_stack(tables, 1, groups)
-    for mode in (_kernels.MODE_MIN, _kernels.MODE_MAX, _kernels.MODE_SUM):
-        np.testing.assert_allclose(
-            _kernels._reduce_kernel(stack, mode),
-            _kernels._reduce_kernel.py_func(stack, mode),
-            atol=1e-14,
-            rtol=0,
-        )
-    jit_spec, jit_py = _kernels._specific_stack_kernel(stack)
-    py_spec, py_py = _kernels._specific_stack_kernel.py_func(stack)
-    np.testing.assert_allclose(jit_spec, py_spec, atol=1e-14, rtol=0)
-    np.testing.assert_allclose(jit_py, py_py, atol=1e-14, rtol=0)
-    joint = tables.reshape(5, 6, 3)
+    mi = synergy.mutual_information(tables, batch_ndim=1)
+    mi_1 = synergy.mutual_information(tables, 0, 2, batch_ndim=1)
+    mi_2 = synergy.mutual_information(tables, 1, 2, batch_ndim=1)
+    np.testing.assert_allclose(wms(tables, batch_ndim=1), mi - mi_1 - mi_2, atol=1e-13, rtol=0)
+    spec = np.stack(
+        [synergy.specific_information(tables, a, batch_ndim=1) for a in (0, 1)], axis=-2
+    )
+    p_y = tables.sum(axis=(1, 2))
     np.testing.assert_allclose(
-        _kernels._mutual_information_kernel(joint),
-        _kernels._mutual_information_kernel.py_func(joint),
-        atol=1e-14,
-        rtol=0,
+        i_max(tables, batch_ndim=1), (p_y * spec.max(axis=-2)).sum(-1), atol=1e-13, rtol=0
+    )
+    np.testing.assert_allclose(
+        i_min(tables, batch_ndim=1), (p_y * spec.min(axis=-2)).sum(-1), atol=1e-13, rtol=0
+    )
+    np.testing.assert_allclose(
+        s_max(tables, batch_ndim=1), mi - (p_y * spec.max(axis=-2)).sum(-1), atol=1e-13, rtol=0
     )

@@ -63,3 +63,24 @@ def test_decompose_source_counts() -> None:
     # Five axes grouped into two sources is fine.
     result = decompose(five, "imin", sources=[(0, 1), (2, 3, 4)])
     np.testing.assert_allclose(result.mutual_information, 0.0, atol=1e-12)
+
+
+def test_public_names() -> None:
+    import synergy.pid
+
+    assert set(synergy.pid.__all__) == {
+        "MEASURES",
+        "PIDResult",
+        "RedundancyLattice",
+        "UnionInformation",
+        "decompose",
+        "i_max",
+        "i_min",
+        "redundancy_lattice",
+        "s_max",
+        "s_vk",
+        "union_information",
+        "wms",
+    }
+    for name in synergy.pid.__all__:
+        assert getattr(synergy.pid, name) is not None

@@ -10,17 +10,17 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import xlogy
 
 from synergy._validate import InvalidTypeError, describe, invalid
+from synergy.information import conditional_mutual_information
 from synergy.pid._kernels import (
-    MODE_MAX,
+    mutual_information_bits,
     prepare,
-    reduce_specific,
-    source_stack,
-    specific_stack,
-    whole_mutual_information,
+    specific_informations,
+    target_marginal,
+    union,
 )
+from synergy.pid.imax import i_max_bits
 from synergy.pid.imin import imin_redundancies
 from synergy.pid.lattice import MAX_SOURCES, RedundancyLattice, redundancy_lattice
 from synergy.pid.result import PIDResult
@@ -31,6 +31,8 @@ __all__ = ["MEASURES", "decompose"]
 MEASURES = ("imin", "imax", "broja", "vk")
 
 _FUNC = "decompose"
+
+Groups = tuple[tuple[int, ...], ...]
 
 
 def decompose(
@@ -127,7 +129,7 @@ def decompose(
             f"None for the closed-form measure {measure!r} (solvers are for 'broja'/'vk')",
             repr(solver),
         )
-    table, groups, log_base, _ = prepare(
+    table, groups, log2_base, _ = prepare(
         p, sources, func=_FUNC, base=base, batch_ndim=0, validate=True, min_sources=2
     )
     most = MAX_SOURCES if measure == "imin" else 2
@@ -139,10 +141,10 @@ def decompose(
         )
         raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
     if measure == "imin":
-        return _imin(table, groups, log_base, base)
+        return _imin(table, groups, log2_base, base)
     if measure == "imax":
-        return _imax(table, groups, log_base, base)
-    return _broja(table, groups, base, "auto" if solver is None else solver)
+        return _imax(table, groups, log2_base, base)
+    return _broja(table, groups, log2_base, base, "auto" if solver is None else solver)
 
 
 def _result(
@@ -177,29 +179,29 @@ def _result(
     )
 
 
-def _imin(
-    table: np.ndarray, groups: tuple[tuple[int, ...], ...], log_base: float, base: float
-) -> PIDResult:
+def _imin(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> PIDResult:
     lattice = redundancy_lattice(len(groups))
-    redundancies = imin_redundancies(table, groups, lattice)[0] / log_base
-    whole = whole_mutual_information(table, 0, groups)[0] / log_base
+    redundancies = imin_redundancies(table, groups, lattice) / log2_base
+    whole = float(mutual_information_bits(table, 0, union(groups))) / log2_base
     return _result(
         lattice, lattice.atoms(redundancies), whole, measure="imin", base=base, groups=groups
     )
 
 
-def _imax(
-    table: np.ndarray, groups: tuple[tuple[int, ...], ...], log_base: float, base: float
-) -> PIDResult:
+def _single_informations(table: np.ndarray, groups: Groups) -> np.ndarray:
+    """I(X_i; Y) in bits per source, as the p(y)-mean of the specific information."""
+    spec = specific_informations(table, 0, groups)
+    return spec @ target_marginal(table, 0)
+
+
+def _imax(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> PIDResult:
     lattice = redundancy_lattice(2)
-    stack = source_stack(table, 0, groups)
-    spec, p_y = specific_stack(stack)
-    single = (spec[0] * p_y[0]).sum(axis=-1) / log_base
-    union = reduce_specific(stack, MODE_MAX)[0] / log_base
-    whole = whole_mutual_information(table, 0, groups)[0] / log_base
-    shared = single[0] + single[1] - union
+    single = _single_informations(table, groups) / log2_base
+    union_information = float(i_max_bits(table, 0, groups)) / log2_base
+    whole = float(mutual_information_bits(table, 0, union(groups))) / log2_base
+    shared = single[0] + single[1] - union_information
     atoms = _two_source_atoms(
-        lattice, shared, single[0] - shared, single[1] - shared, whole - union
+        lattice, shared, single[0] - shared, single[1] - shared, whole - union_information
     )
     return _result(lattice, atoms, whole, measure="imax", base=base, groups=groups)
 
@@ -216,38 +218,24 @@ def _two_source_atoms(
     return np.array([values[node] for node in lattice.nodes])
 
 
-def _conditional_mutual_information(q: np.ndarray, base: float) -> tuple[float, float]:
-    """I_Q(Y; X1 | X2) and I_Q(Y; X2 | X1) for q of shape (n_1, n_2, n_y), in units of base."""
-    q = np.clip(q, 0.0, None)  # solvers may leave -1e-12 cells; they carry no mass
-    q = q / q.sum()
-    q_12 = q.sum(axis=2, keepdims=True)
-    q_1y = q.sum(axis=1, keepdims=True)
-    q_2y = q.sum(axis=0, keepdims=True)
-    q_1 = q.sum(axis=(1, 2), keepdims=True)
-    q_2 = q.sum(axis=(0, 2), keepdims=True)
-    # I(Y; X1 | X2) = sum q log(q q_2 / (q_12 q_2y)); xlogy makes 0 log 0 = 0.
-    log_b = np.log(base)
-    ui_1 = (xlogy(q, q) + xlogy(q, q_2) - xlogy(q, q_12) - xlogy(q, q_2y)).sum() / log_b
-    ui_2 = (xlogy(q, q) + xlogy(q, q_1) - xlogy(q, q_12) - xlogy(q, q_1y)).sum() / log_b
-    return float(ui_1), float(ui_2)
-
-
 def _broja(
-    table: np.ndarray, groups: tuple[tuple[int, ...], ...], base: float, solver: str
+    table: np.ndarray, groups: Groups, log2_base: float, base: float, solver: str
 ) -> PIDResult:
     # Imported here: the union information programme needs cvxpy or the dedicated solver,
     # neither of which `import synergy` may pull in.
     from synergy.pid.vk import union_information
 
-    log_base = float(np.log(base))
     lattice = redundancy_lattice(2)
     optimum: Any = union_information(table, list(groups), base=base, solver=solver)
     q = np.asarray(optimum.q, dtype=np.float64)
     # Q lives on the merged sources, (n_1, n_2, n_y), whatever the groups' own axes were.
     q = q.reshape(_merged_size(table, groups[0]), _merged_size(table, groups[1]), q.shape[-1])
-    ui_1, ui_2 = _conditional_mutual_information(q, base)
-    spec, p_y = specific_stack(source_stack(table, 0, groups))
-    single = (spec[0] * p_y[0]).sum(axis=-1) / log_base
+    # Solvers may leave cells at -1e-12: they carry no mass, and the CMI needs a table.
+    q = np.clip(q, 0.0, None)
+    q /= q.sum()
+    ui_1 = float(conditional_mutual_information(q, 0, 2, 1, base=base, validate=False))
+    ui_2 = float(conditional_mutual_information(q, 1, 2, 0, base=base, validate=False))
+    single = _single_informations(table, groups) / log2_base
     whole = float(optimum.mutual_information)
     shared = single[0] - ui_1
     synergy = float(optimum.synergy)

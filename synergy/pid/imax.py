@@ -9,15 +9,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from synergy.pid._kernels import (
-    MODE_MAX,
     finish,
+    mutual_information_bits,
     prepare,
-    reduce_specific,
-    source_stack,
-    whole_mutual_information,
+    specific_informations,
+    target_marginal,
+    union,
 )
 
-__all__ = ["i_max", "s_max"]
+__all__ = ["i_max", "i_max_bits", "s_max"]
+
+
+def i_max_bits(
+    table: np.ndarray, batch_ndim: int, groups: tuple[tuple[int, ...], ...]
+) -> np.ndarray:
+    """sum_y p(y) max_i I(Y=y; A_i) in bits for checked input, shape batch."""
+    spec = specific_informations(table, batch_ndim, groups)
+    return np.einsum("...y,...y->...", target_marginal(table, batch_ndim), spec.max(axis=-2))
 
 
 def i_max(
@@ -76,11 +84,10 @@ def i_max(
     >>> round(i_max(rdn), 12)
     1.0
     """
-    table, groups, log_base, batch_ndim = prepare(
+    table, groups, log2_base, batch_ndim = prepare(
         p, sources, func="i_max", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    values = reduce_specific(source_stack(table, batch_ndim, groups), MODE_MAX)
-    return finish(values / log_base, table, batch_ndim)
+    return finish(i_max_bits(table, batch_ndim, groups) / log2_base, batch_ndim)
 
 
 def s_max(
@@ -142,9 +149,8 @@ def s_max(
     >>> round(s_max(xor), 12)
     1.0
     """
-    table, groups, log_base, batch_ndim = prepare(
+    table, groups, log2_base, batch_ndim = prepare(
         p, sources, func="s_max", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    whole = whole_mutual_information(table, batch_ndim, groups)
-    union = reduce_specific(source_stack(table, batch_ndim, groups), MODE_MAX)
-    return finish((whole - union) / log_base, table, batch_ndim)
+    whole = mutual_information_bits(table, batch_ndim, union(groups))
+    return finish((whole - i_max_bits(table, batch_ndim, groups)) / log2_base, batch_ndim)

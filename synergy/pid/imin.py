@@ -8,14 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import (
-    MODE_MIN,
-    finish,
-    prepare,
-    reduce_specific,
-    source_stack,
-    specific_stack,
-)
+from synergy.pid._kernels import finish, prepare, specific_informations, target_marginal
 from synergy.pid.lattice import RedundancyLattice
 
 __all__ = ["i_min", "imin_redundancies"]
@@ -80,11 +73,12 @@ def i_min(
     >>> round(i_min(and_gate), 4)  # 3/4 log2(4/3) - ... : Williams & Beer (2010)
     0.3113
     """
-    table, groups, log_base, batch_ndim = prepare(
+    table, groups, log2_base, batch_ndim = prepare(
         p, sources, func="i_min", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    values = reduce_specific(source_stack(table, batch_ndim, groups), MODE_MIN)
-    return finish(values / log_base, table, batch_ndim)
+    spec = specific_informations(table, batch_ndim, groups)
+    p_y = target_marginal(table, batch_ndim)
+    return finish(np.einsum("...y,...y->...", p_y, spec.min(axis=-2)) / log2_base, batch_ndim)
 
 
 def imin_redundancies(
@@ -94,17 +88,19 @@ def imin_redundancies(
     *,
     batch_ndim: int = 0,
 ) -> np.ndarray:
-    """I_cap(alpha) in nats for every node of ``lattice``, shape (B, N).
+    """I_cap(alpha) in bits for every node of ``lattice``, shape (*batch, N).
 
     Each element of an antichain is the union of its sources (their axis groups merged);
     I_cap(alpha) = sum_y p(y) min_{A in alpha} I(Y=y; A) (Williams & Beer 2010, eq. 9).
     """
     subsets = lattice.subsets()
     unions = tuple(tuple(sorted(a for s in subset for a in groups[s])) for subset in subsets)
-    spec, p_y = specific_stack(source_stack(table, batch_ndim, unions))
+    # Specific information once per subset of sources (2^n - 1), then a min per node.
+    spec = specific_informations(table, batch_ndim, unions)
+    p_y = target_marginal(table, batch_ndim)
     where = {subset: i for i, subset in enumerate(subsets)}
-    out = np.empty((spec.shape[0], len(lattice.nodes)))
+    out = np.empty((*table.shape[:batch_ndim], len(lattice.nodes)))
     for j, node in enumerate(lattice.nodes):
         rows = [where[element] for element in node]
-        out[:, j] = np.einsum("by,by->b", p_y, spec[:, rows, :].min(axis=1))
+        out[..., j] = np.einsum("...y,...y->...", p_y, spec[..., rows, :].min(axis=-2))
     return out

@@ -8,14 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import (
-    MODE_SUM,
-    finish,
-    prepare,
-    reduce_specific,
-    source_stack,
-    whole_mutual_information,
-)
+from synergy.pid._kernels import finish, mutual_information_bits, prepare, union
 
 __all__ = ["wms"]
 
@@ -84,9 +77,9 @@ def wms(
     >>> round(wms(rdn), 12)
     -1.0
     """
-    table, groups, log_base, batch_ndim = prepare(
+    table, groups, log2_base, batch_ndim = prepare(
         p, sources, func="wms", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    whole = whole_mutual_information(table, batch_ndim, groups)
-    parts = reduce_specific(source_stack(table, batch_ndim, groups), MODE_SUM)
-    return finish((whole - parts) / log_base, table, batch_ndim)
+    whole = mutual_information_bits(table, batch_ndim, union(groups))
+    parts = sum(mutual_information_bits(table, batch_ndim, g) for g in groups)
+    return finish((whole - parts) / log2_base, batch_ndim)

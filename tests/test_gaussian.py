@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -309,6 +311,62 @@ def test_greedy_worked_examples():
     assert g([1.0, 0.0, 2.0, 3.0], 1.0) == [3, 2, 0]
 
 
+_kl_lists = st.lists(
+    st.one_of(
+        st.just(0.0),
+        st.integers(0, 4).map(float),
+        st.floats(0.0, 50.0, allow_nan=False, allow_subnormal=False),
+    ),
+    min_size=1,
+    max_size=12,
+)
+_dyadic_lists = st.lists(st.integers(0, 40).map(lambda k: k / 8.0), min_size=1, max_size=12)
+_omegas = st.one_of(st.sampled_from([0.5, 0.8, 0.9, 1.0]), st.floats(0.01, 1.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=_kl_lists, omega=_omegas)
+def test_greedy_properties(values, omega):
+    chosen = greedy_best_subset(torch.tensor(values, dtype=torch.float64), omega).tolist()
+    assert chosen == reference_greedy(values, omega)
+    assert len(set(chosen)) == len(chosen)
+    if max(values) > 0:  # round one takes the first largest KL
+        assert chosen[0] == values.index(max(values))
+    else:
+        assert chosen == []
+    if omega <= 0.5:
+        assert len(chosen) <= 1
+    # The rule only compares sums and their multiples: scaling by 4 is exact in binary.
+    scaled = torch.tensor(values, dtype=torch.float64) * 4
+    assert greedy_best_subset(scaled, omega).tolist() == chosen
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=_dyadic_lists)
+def test_greedy_omega_one_sorts_positive_dimensions(values):
+    # Exact (dyadic) values: with omega = 1 the rule is a running max per round, so it
+    # takes every positive dimension, largest first, ties to the lower index.
+    expected = sorted((j for j, v in enumerate(values) if v > 0), key=lambda j: (-values[j], j))
+    chosen = greedy_best_subset(torch.tensor(values, dtype=torch.float64), 1.0).tolist()
+    assert chosen == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    omega=st.floats(0.05, 1.0),
+    alpha=st.floats(0.0, 10.0),
+)
+def test_penalty_bounds(seed, omega, alpha):
+    mu, logvar = _latents(8, 6, seed=seed)
+    loss, info = non_synergy_penalty(mu, logvar, alpha=alpha, omega=omega)
+    total = alpha * info.kl_per_dim.sum(1).mean()
+    assert 0 <= loss <= total * (1 + 1e-12)
+    assert sorted(info.best.tolist() + info.worst.tolist()) == list(range(6))
+    if info.best.numel() == 0:
+        torch.testing.assert_close(loss, total)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_greedy_returns_long_on_device(dtype, device):
@@ -483,6 +541,27 @@ def test_gaussian_mutual_information_matches_monte_carlo():
 
     mc = (log_p(a + b) - log_p(a) - log_p(b)).mean() / math.log(2)
     torch.testing.assert_close(gaussian_mutual_information(cov, a, b), mc, atol=0.02, rtol=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1), scales=st.lists(st.floats(0.1, 10.0), min_size=5, max_size=5)
+)
+def test_gaussian_mutual_information_invariances(seed, scales):
+    # I(A; B) >= 0, symmetric, and unchanged by rescaling each variable (cov -> S cov S)
+    # or by listing the variables in another order.
+    cov = _random_cov(5, seed=seed % 10_000)
+    i_ab = gaussian_mutual_information(cov, [0, 1], [2, 4])
+    assert i_ab >= -1e-12
+    torch.testing.assert_close(gaussian_mutual_information(cov, [2, 4], [1, 0]), i_ab)
+    s = torch.diag(torch.tensor(scales, dtype=torch.float64))
+    torch.testing.assert_close(gaussian_mutual_information(s @ cov @ s, [0, 1], [2, 4]), i_ab)
+    perm = [3, 4, 0, 2, 1]  # new index of old variable k is perm.index(k)
+    p_cov = cov[perm][:, perm]
+    where = {k: perm.index(k) for k in range(5)}
+    torch.testing.assert_close(
+        gaussian_mutual_information(p_cov, [where[0], where[1]], [where[2], where[4]]), i_ab
+    )
 
 
 def test_gaussian_mutual_information_bivariate_closed_form():

@@ -5,6 +5,9 @@ Specific and mutual information come from synergy.information, the library's one
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 import numpy as np
 
 from synergy._validate import (
@@ -18,8 +21,11 @@ from synergy._validate import (
 from synergy.information import entropy_bits, specific_information_nats
 
 __all__ = [
+    "entropy_of",
     "finish",
-    "mutual_information_bits",
+    "joint_with_target",
+    "marginal",
+    "mutual_informations",
     "prepare",
     "specific_informations",
     "target_marginal",
@@ -74,29 +80,78 @@ def union(groups: Groups) -> tuple[int, ...]:
     return tuple(sorted({a for g in groups for a in g}))
 
 
+# Marginalising with a 0/1 matrix turns many small strided reductions into one BLAS call:
+# 100,000 2x2x2 tables lose a middle axis in about 1 ms instead of 20 ms with ndarray.sum.
+_MATMUL_MIN_TABLES = 32
+_MATMUL_MAX_ENTRIES = 1 << 20
+
+
+@cache
+def _marginal_matrix(shape: tuple[int, ...], keep: tuple[int, ...]) -> np.ndarray:
+    cells = np.arange(math.prod(shape)).reshape(shape)
+    kept_index = np.ravel_multi_index(
+        tuple(np.indices(shape)[a] for a in keep), tuple(shape[a] for a in keep)
+    )
+    matrix = np.zeros((cells.size, math.prod(shape[a] for a in keep)))
+    matrix[cells.ravel(), kept_index.ravel()] = 1.0
+    matrix.flags.writeable = False
+    return matrix
+
+
+def marginal(table: np.ndarray, batch_ndim: int, keep: tuple[int, ...]) -> np.ndarray:
+    """The marginal over the table axes ``keep`` (sorted), shape (*batch, *kept sizes)."""
+    shape = table.shape[batch_ndim:]
+    if keep == tuple(range(len(shape))):
+        return table
+    batch_shape = table.shape[:batch_ndim]
+    n_tables = math.prod(batch_shape)
+    kept_shape = tuple(shape[a] for a in keep)
+    if (
+        n_tables >= _MATMUL_MIN_TABLES
+        and math.prod(shape) * math.prod(kept_shape) <= _MATMUL_MAX_ENTRIES
+    ):
+        flat = table.reshape(n_tables, -1) @ _marginal_matrix(shape, keep)
+        return flat.reshape(*batch_shape, *kept_shape)
+    drop = tuple(batch_ndim + a for a in range(len(shape)) if a not in keep)
+    return table.sum(axis=drop)
+
+
+def joint_with_target(table: np.ndarray, batch_ndim: int, group: tuple[int, ...]) -> np.ndarray:
+    """P(A, Y) with the axes of ``group`` merged into one, shape (*batch, n_A, n_y)."""
+    target = table.ndim - batch_ndim - 1
+    joint = marginal(table, batch_ndim, (*group, target))
+    return joint.reshape(*table.shape[:batch_ndim], -1, table.shape[-1])
+
+
 def target_marginal(table: np.ndarray, batch_ndim: int) -> np.ndarray:
     """p(y), shape (*batch, n_y)."""
-    table_axes = tuple(range(batch_ndim, table.ndim - 1))
-    return table.sum(axis=table_axes)
+    return marginal(table, batch_ndim, (table.ndim - batch_ndim - 1,))
+
+
+def entropy_of(distribution: np.ndarray, batch_ndim: int) -> np.ndarray:
+    """H in bits of a (marginal) distribution over all its table axes, shape batch."""
+    return entropy_bits(distribution, batch_ndim, tuple(range(distribution.ndim - batch_ndim)))
 
 
 def specific_informations(table: np.ndarray, batch_ndim: int, groups: Groups) -> np.ndarray:
     """I(Y=y; A_i) in bits for every group A_i, shape (*batch, k, n_y); 0 where p(y) = 0."""
-    nats = [specific_information_nats(table, batch_ndim, g) for g in groups]
+    nats = [
+        specific_information_nats(joint_with_target(table, batch_ndim, g), batch_ndim, (0,))
+        for g in groups
+    ]
     return np.stack(nats, axis=-2) / _LN2
 
 
-def mutual_information_bits(
-    table: np.ndarray, batch_ndim: int, group: tuple[int, ...]
-) -> np.ndarray:
-    """I(A; Y) in bits, A the (merged) axes of ``group``, shape batch.
+def mutual_informations(table: np.ndarray, batch_ndim: int, groups: Groups) -> list[np.ndarray]:
+    """I(A_i; Y) in bits for every group A_i (each shape batch).
 
     H(A) + H(Y) - H(A, Y) through the library's one entropy sum, as
-    synergy.mutual_information does, without re-validating.
+    synergy.mutual_information does, on marginals taken once.
     """
-    target = (table.ndim - batch_ndim - 1,)
-    return (
-        entropy_bits(table, batch_ndim, group)
-        + entropy_bits(table, batch_ndim, target)
-        - entropy_bits(table, batch_ndim, (*group, *target))
-    )
+    h_y = entropy_of(target_marginal(table, batch_ndim), batch_ndim)
+    out = []
+    for g in groups:
+        joint = joint_with_target(table, batch_ndim, g)
+        h_a = entropy_of(marginal(joint, batch_ndim, (0,)), batch_ndim)
+        out.append(h_a + h_y - entropy_of(joint, batch_ndim))
+    return out

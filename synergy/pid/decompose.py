@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from synergy._validate import InvalidTypeError, describe, invalid
 from synergy.information import conditional_mutual_information
 from synergy.pid._kernels import (
-    mutual_information_bits,
+    mutual_informations,
     prepare,
     specific_informations,
     target_marginal,
@@ -182,7 +182,7 @@ def _result(
 def _imin(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> PIDResult:
     lattice = redundancy_lattice(len(groups))
     redundancies = imin_redundancies(table, groups, lattice) / log2_base
-    whole = float(mutual_information_bits(table, 0, union(groups))) / log2_base
+    whole = float(mutual_informations(table, 0, (union(groups),))[0]) / log2_base
     return _result(
         lattice, lattice.atoms(redundancies), whole, measure="imin", base=base, groups=groups
     )
@@ -198,7 +198,7 @@ def _imax(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> P
     lattice = redundancy_lattice(2)
     single = _single_informations(table, groups) / log2_base
     union_information = float(i_max_bits(table, 0, groups)) / log2_base
-    whole = float(mutual_information_bits(table, 0, union(groups))) / log2_base
+    whole = float(mutual_informations(table, 0, (union(groups),))[0]) / log2_base
     shared = single[0] + single[1] - union_information
     atoms = _two_source_atoms(
         lattice, shared, single[0] - shared, single[1] - shared, whole - union_information

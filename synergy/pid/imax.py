@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from synergy.pid._kernels import (
     finish,
-    mutual_information_bits,
+    mutual_informations,
     prepare,
     specific_informations,
     target_marginal,
@@ -152,5 +152,5 @@ def s_max(
     table, groups, log2_base, batch_ndim = prepare(
         p, sources, func="s_max", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    whole = mutual_information_bits(table, batch_ndim, union(groups))
+    (whole,) = mutual_informations(table, batch_ndim, (union(groups),))
     return finish((whole - i_max_bits(table, batch_ndim, groups)) / log2_base, batch_ndim)

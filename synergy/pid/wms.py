@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import finish, mutual_information_bits, prepare, union
+from synergy.pid._kernels import finish, mutual_informations, prepare, union
 
 __all__ = ["wms"]
 
@@ -80,6 +80,5 @@ def wms(
     table, groups, log2_base, batch_ndim = prepare(
         p, sources, func="wms", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    whole = mutual_information_bits(table, batch_ndim, union(groups))
-    parts = sum(mutual_information_bits(table, batch_ndim, g) for g in groups)
-    return finish((whole - parts) / log2_base, batch_ndim)
+    whole, *parts = mutual_informations(table, batch_ndim, (union(groups), *groups))
+    return finish((whole - sum(parts)) / log2_base, batch_ndim)

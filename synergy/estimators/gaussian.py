@@ -164,7 +164,8 @@ def latent_i_max(
         cover every dimension.
     reduce : {"max", "min"}, default "max"
         ``"max"`` gives I_max (the seeds' definition); ``"min"`` gives the minimum
-        counterpart I_min-over-subsets, the quantity the Non-Syn VAE penalises.
+        counterpart, the least informative subset's KL, which the Non-Syn VAE penalty
+        approximates with its greedily found worst subset.
     outcome_wise : bool, default False
         ``False``: the Non-Syn VAE's minibatch approximation, the max over subsets of the
         batch-mean KL. ``True``: the max inside the mean, one choice per sample, which is
@@ -476,9 +477,11 @@ def non_synergy_penalty(
 
     .. math:: L_{syn} = \\alpha \\frac1B \\sum_b \\sum_{j \\in A_w} KL_{b,j}.
 
-    Minimising it lowers the minimum-over-subsets proxy of I_max's counterpart: the
-    seeds' "subtract alpha times the KL of the worst subset" form of the Non-Syn VAE
-    loss (see :func:`latent_i_max`). Add it to the loss; it is in nats like the ELBO.
+    This is the synergy term of the seeds' Non-Syn VAE objective,
+    :math:`\\mathcal L = \\mathcal L_{elbo} - \\alpha KL[q(A_w | x) \\| p(A_w)]`, in which
+    :math:`A_w` stands for the latent subset that carries the least information about the
+    batch (the minimum counterpart of :func:`latent_i_max`, ``reduce="min"``), found
+    greedily. Add it to a loss you minimise; it is in nats like the ELBO.
 
     Examples
     --------

@@ -154,7 +154,7 @@ def log_qz(
       code's weight matrix fills columns instead of the diagonal (a stride bug, see
       rtqichen/beta-tcvae pull request #1); this is the matrix the appendix describes.
 
-    Either way the log of an estimate is biased low (Jensen), by less as M grows.
+    The log of MSS's unbiased estimate is still biased low (Jensen), by less as M grows.
 
     References
     ----------
@@ -297,7 +297,10 @@ def tc_decomposition(
     log q(z_i) and sum_j log q(z_ij) from :func:`log_qz` and :func:`log_prod_qzj`; the
     three add up to the batch mean of log q(z_i | x_i) - log p(z_i), a one-sample
     estimate of the mean KL, whatever the method. The split among them inherits each
-    method's bias: MWS moves about (D - 1) log M nats or more into the total correlation.
+    method's bias. MWS puts each log density an offset of log M to about log N below the
+    truth (see :func:`log_qz`), once for log q(z) and D times for the marginals, so its
+    total correlation comes out far too high: by about 14 nats in the tests' setting
+    (D = 3, N = 1024, M = 16 to 1024), where MSS is within 0.6 nats at M = 16.
 
     References
     ----------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from synergy.pid import decompose, i_min, redundancy_lattice
+from synergy.testing import GATES
 
 dit = pytest.importorskip("dit")
 from dit.pid import PID_WB  # noqa: E402
@@ -59,3 +60,14 @@ def test_imin_matches_dit_pid_wb(shape: tuple[int, ...], count: int) -> None:
             )
         bottom = canonical(redundancy_lattice(n_sources).bottom)
         np.testing.assert_allclose(i_min(table), reds[bottom], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_gates_match_dit_pid_wb(name: str) -> None:
+    # Reference: dit 2.3, dit.pid.PID_WB on each canonical gate of synergy.testing.
+    table = GATES[name].table
+    reference = PID_WB(to_dit(table))
+    atoms = {canonical(node): value for node, value in reference._pis.items()}
+    result = decompose(table, "imin")
+    for node, value in result.atoms.items():
+        np.testing.assert_allclose(value, atoms[canonical(node)], atol=1e-10, rtol=0)

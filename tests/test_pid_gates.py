@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from synergy import testing
 from synergy.pid import decompose, i_max, i_min, s_max, wms
 
-
-def gate(
-    function: Callable[..., tuple[int, ...]], sizes: tuple[int, ...], y_shape: tuple[int, ...]
-) -> np.ndarray:
-    """Table p[x1, ..., xk, y] for uniform independent inputs and Y = function(x1, ..., xk).
-
-    A tuple-valued Y is merged into one target axis (C order over ``y_shape``).
-    """
-    n_y = math.prod(y_shape)
-    table = np.zeros((*sizes, n_y))
-    for xs in itertools.product(*(range(s) for s in sizes)):
-        y = np.ravel_multi_index(function(*xs), y_shape)
-        table[(*xs, y)] += 1.0 / math.prod(sizes)
-    return table
-
-
-XOR = gate(lambda a, b: (a ^ b,), (2, 2), (2,))
-AND = gate(lambda a, b: (a & b,), (2, 2), (2,))
-RDN = np.zeros((2, 2, 2))
-RDN[0, 0, 0] = RDN[1, 1, 1] = 0.5
-UNQ = gate(lambda a, b: (a,), (2, 2), (2,))
-COPY = gate(lambda a, b: (a, b), (2, 2), (2, 2))
-SUM = gate(lambda a, b: (a + b,), (2, 2), (3,))
-XORAND = gate(lambda a, b: (a ^ b, a & b), (2, 2), (2, 2))
-XOR3 = gate(lambda a, b, c: (a ^ b ^ c,), (2, 2, 2), (2,))
-
-
-def _rdnxor() -> np.ndarray:
-    # X1 = (r, a), X2 = (r, b), Y = (r, a xor b) with r, a, b uniform bits
-    # (Griffith & Koch 2014, "RdnXor"; dit's bivariates['rdn xor']).
-    table = np.zeros((4, 4, 4))
-    for r, a, b in itertools.product(range(2), repeat=3):
-        table[2 * r + a, 2 * r + b, 2 * r + (a ^ b)] += 1.0 / 8
-    return table
-
-
-RDNXOR = _rdnxor()
+# The canonical gates from synergy.testing (sources first, target last; see each
+# GATES[name].source for its provenance).
+XOR = testing.XOR
+AND = testing.AND
+RDN = testing.RDN
+UNQ = testing.UNQ
+COPY = testing.COPY
+SUM = testing.SUM
+XORAND = testing.XorAnd
+XOR3 = testing.XOR3
+RDNXOR = testing.RdnXor
 
 # Williams & Beer (2010), AND: with p(y=1) = 1/4, I(Y=1; X_i) = 1 bit and
 # I(Y=0; X_i) = D_KL[(2/3, 1/3) || (1/2, 1/2)] = 2/3 log2(4/3) + 1/3 log2(2/3); both sources
@@ -73,6 +46,8 @@ IMIN_CASES = {
     "SUM": (SUM, 1.5, 0.5, 0.0, 0.0, 1.0),
     "RdnXor": (RDNXOR, 2.0, 1.0, 0.0, 0.0, 1.0),
     "XorAnd": (XORAND, 1.5, 0.5, 0.0, 0.0, 1.0),
+    # OR is AND with every symbol flipped: the same atoms (Williams & Beer 2010).
+    "OR": (testing.OR, AND_MI, AND_REDUNDANCY, 0.0, 0.0, AND_MI - AND_REDUNDANCY),
 }
 
 

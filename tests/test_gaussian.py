@@ -653,7 +653,12 @@ def test_gaussian_closed_forms_gradcheck():
         lambda x: gaussian_mutual_information(cov_of(x), [0, 1], 3), (a,)
     )
     assert torch.autograd.gradcheck(lambda x: gaussian_wms(cov_of(x), [0, 1], [2, 3]), (a,))
-    assert torch.autograd.gradcheck(lambda x: gaussian_mmi_pid(cov_of(x), [0, 1], 3).synergy, (a,))
+
+    def pid_atoms(x):
+        pid = gaussian_mmi_pid(cov_of(x), [0, 1], 3)
+        return torch.cat([pid.redundancy[:, None], pid.unique, pid.synergy[:, None]], dim=1)
+
+    assert torch.autograd.gradcheck(pid_atoms, (a,))
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -671,10 +671,12 @@ def _run(
     boot_rng, perm_rng, recorded = _streams(seed, func)
 
     counts = samples.counts()
-    # One validated call surfaces the measure's own errors (bad sources, axes, options).
-    m.scalar(m.call(counts / samples.n, validate=True))
-    plugin = float(m.statistic(counts[None], samples.n, corrected=False)[0])
-    theta = float(m.statistic(counts[None], samples.n, corrected=True)[0])
+    # The one validated call: it surfaces the measure's own errors (bad sources, axes,
+    # options) under the measure's name; resamples then skip validation.
+    plugin = m.scalar(m.call(counts / samples.n, validate=True))
+    theta = plugin
+    if correction == "miller-madow":
+        theta = plugin + float(m.miller_madow(counts[None], samples.n)[0])
 
     interval = None
     boot = None

@@ -204,6 +204,9 @@ class DSprites:
         A smaller grid for quick runs: per factor name, either a count of evenly spread classes
         or the class indices to keep, e.g. ``{"posX": 8, "posY": 8}``. Factors not named keep
         all their classes. Class indices always refer to the full grid.
+    cache : bool
+        Draw every image of the (reduced) grid once, up front, and keep them as uint8
+        (4 KiB per image): worth it for small grids that are sampled many times.
 
     Attributes
     ----------
@@ -231,6 +234,7 @@ class DSprites:
         path: str | os.PathLike[str] | None = None,
         *,
         factors: Mapping[str, int | Sequence[int]] | None = None,
+        cache: bool = False,
     ) -> None:
         self.path = None if path is None else os.fspath(path)
         self._imgs: np.ndarray | None = None
@@ -258,6 +262,13 @@ class DSprites:
             [math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))], dtype=np.int64
         )
         self._values = factor_values()
+        self._cache: np.ndarray | None = None
+        if cache and self._imgs is None:
+            chunks = [
+                render(self.latents_classes(np.arange(start, min(start + 4096, len(self)))))
+                for start in range(0, len(self), 4096)
+            ]
+            self._cache = np.concatenate(chunks)
 
     def _load(self, path: str) -> list[np.ndarray]:
         if os.path.isdir(path):
@@ -352,6 +363,8 @@ class DSprites:
 
     def images(self, indices: Any) -> np.ndarray:
         """Images ``(B, 64, 64)`` uint8 of dataset indices."""
+        if self._cache is not None:
+            return self._cache[self._check_indices(indices)]
         cls = self.latents_classes(indices)
         if self._imgs is None:
             return render(cls)

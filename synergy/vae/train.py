@@ -44,6 +44,7 @@ UPDATES = ("reference", "fused")
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 CHECKPOINT_FORMAT = 1
+CACHE_LIMIT = 65_536  # procedural images kept in memory (256 MiB of uint8)
 # Fields about how a run is carried out, not what it computes: a resumed run may change them.
 RUN_FIELDS = ("steps", "out", "log_every", "checkpoint_every", "progress", "threads")
 
@@ -193,7 +194,11 @@ class Trainer:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
         self.rank, self.world_size = _world()
-        self.data = DSprites(config.data or None, factors=config.factors())
+        factors = config.factors()
+        # Small procedural grids are drawn once up front (at most CACHE_LIMIT images).
+        probe = DSprites(factors=factors) if not config.data else None
+        cache = probe is not None and len(probe) <= CACHE_LIMIT
+        self.data = DSprites(config.data or None, factors=factors, cache=cache)
         torch.manual_seed(config.seed)
         self.model = VAE(config.z_dim)
         self.params = list(self.model.parameters())

@@ -159,3 +159,10 @@ def test_batch_tensor():
     assert x.shape == (2, 1, 64, 64)
     assert x.dtype == torch.float32
     assert set(x.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_cache_gives_the_same_images():
+    factors = {"scale": 2, "orientation": 3, "posX": 3, "posY": 3}
+    lazy, cached = DSprites(factors=factors), DSprites(factors=factors, cache=True)
+    idx = np.arange(len(lazy))[::-1]
+    np.testing.assert_array_equal(lazy.images(idx), cached.images(idx))

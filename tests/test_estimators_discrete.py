@@ -22,6 +22,7 @@ from synergy.estimators import (
     miller_madow_mutual_information,
     permutation_test,
 )
+from synergy.estimators.discrete import DecompositionEstimate, estimate_decomposition
 from synergy.tables import from_samples
 
 LN2 = math.log(2.0)
@@ -388,6 +389,50 @@ def test_every_named_measure_runs():
     np.testing.assert_allclose(
         cmi.value, synergy.conditional_mutual_information(table, 0, 2, 1), atol=1e-12
     )
+
+
+# --------------------------------------------------------------------------- decompositions
+
+
+@pytest.mark.parametrize("measure", ["imin", "imax"])
+def test_estimate_decomposition_matches_decompose_and_the_single_atom_names(measure):
+    rng = np.random.default_rng(8)
+    p = rng.dirichlet(np.ones(12)).reshape(2, 3, 2)
+    cols = _sample(p, 150, rng)
+    table = from_samples(*cols)[0]
+    est = estimate_decomposition(*cols, measure=measure, n_bootstrap=60, n_permutations=19, seed=4)
+    assert isinstance(est, DecompositionEstimate)
+    reference = synergy.decompose(table, measure)
+    for node, value in reference.atoms.items():
+        np.testing.assert_allclose(est.atoms[node].value, value, atol=1e-12)
+    np.testing.assert_allclose(est.synergy.value, reference.synergy, atol=1e-12)
+    np.testing.assert_allclose([u.value for u in est.unique], reference.unique, atol=1e-12)
+    np.testing.assert_allclose(
+        est.mutual_information.value, synergy.mutual_information(table), atol=1e-12
+    )
+    # The atoms of each resample sum to that resample's I(X; Y).
+    total = sum(a.bootstrap_values for a in est.atoms.values())
+    np.testing.assert_allclose(total, est.mutual_information.bootstrap_values, atol=1e-12)
+    # Same streams as the one-atom names of estimate().
+    single = estimate("pid_synergy", *cols, pid=measure, n_bootstrap=60, n_permutations=19, seed=4)
+    np.testing.assert_allclose(est.synergy.bootstrap_values, single.bootstrap_values, atol=1e-12)
+    assert est.synergy.p_value == single.p_value
+    assert est.synergy.interval == pytest.approx(single.interval, abs=1e-12)
+    text = repr(est)
+    assert "{0,1}" in text
+    assert "I(X;Y)" in text
+
+
+def test_estimate_decomposition_errors():
+    x = [0, 1, 0, 1]
+    with pytest.raises(InvalidParameterError, match="`correction`"):
+        estimate_decomposition(x, x, x, correction="miller-madow")
+    with pytest.raises(InvalidParameterError, match="at least 3 sample columns"):
+        estimate_decomposition(x, x)
+    with pytest.raises(InvalidParameterError, match="`measure`"):
+        estimate_decomposition(x, x, x, measure="wb")
+    with pytest.raises(InvalidParameterError, match="`n_bootstrap`"):
+        estimate_decomposition(x, x, x, n_bootstrap=0)
 
 
 # --------------------------------------------------------------------------- errors

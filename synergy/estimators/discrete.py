@@ -1,6 +1,6 @@
 """From samples to measures: plug-in and Miller-Madow values, bootstrap intervals, permutations.
 
-Sample columns are encoded to integer codes once; every resample is then one bincount row.
+Sample columns are encoded once; resampled count tables are built or drawn a batch at a time.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ Terms = tuple[tuple[float, tuple[int, ...]], ...]
 _CORRECTIONS = (None, "miller-madow", "bootstrap")
 _METHODS = ("percentile", "basic", "bca")
 _ALTERNATIVES = ("greater", "less")
+_RESAMPLINGS = ("auto", "indices", "multinomial")
 # Elements (resample rows x max(n_samples, n_cells)) held at once: about 32 MB of int64.
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -165,6 +166,8 @@ class Estimate:
         The measure's name.
     base : float
         Logarithm base of every value (2: bits).
+    resampling : str or None
+        How resampled tables were made: "indices" or "multinomial" (None: no bootstrap).
     bootstrap_values : ndarray of shape (n_resamples,) or None
         The statistic on each resample (corrected when ``correction="miller-madow"``).
     null_values : ndarray of shape (n_permutations,) or None
@@ -186,6 +189,7 @@ class Estimate:
     seed: int | None
     measure: str
     base: float = 2.0
+    resampling: str | None = None
     bootstrap_values: np.ndarray | None = field(default=None, repr=False, compare=False)
     null_values: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -551,8 +555,25 @@ def _bootstrap_indices(
 
 
 def _bootstrap_values(
-    m: _Statistic, samples: _Samples, n_resamples: int, rng: np.random.Generator
+    m: _Statistic,
+    samples: _Samples,
+    n_resamples: int,
+    rng: np.random.Generator,
+    resampling: str = "indices",
 ) -> np.ndarray:
+    if resampling == "multinomial":
+        # The count table of a resample is Multinomial(n, p_hat): drawing it directly costs
+        # O(n_cells) per resample instead of O(n), and has exactly the same law.
+        p_hat = samples.counts().ravel() / samples.n
+        chunk = _chunk_rows(n_resamples, samples.n_cells, samples.n_cells)
+        parts = []
+        for start in range(0, n_resamples, chunk):
+            rows = min(chunk, n_resamples - start)
+            counts = rng.multinomial(samples.n, p_hat, size=rows).astype(np.float64)
+            parts.append(
+                m.statistic(counts.reshape(rows, *samples.shape), samples.n, corrected=True)
+            )
+        return np.concatenate(parts)
     chunk = _chunk_rows(n_resamples, samples.n, samples.n_cells)
     parts = [
         m.statistic(_stack_counts(samples.flat[idx], samples.shape), samples.n, corrected=True)
@@ -656,6 +677,7 @@ class _Options:
     n_permutations: int
     alternative: str | None
     correction: str | None
+    resampling: str | None
 
 
 def _check_options(
@@ -668,6 +690,7 @@ def _check_options(
     n_permutations: int,
     alternative: Any,
     correction: str | None,
+    resampling: Any = "auto",
 ) -> _Options:
     level_value = _check_level(level, func) if n_resamples else None
     method_value = _check_choice(method, "method", func, _METHODS) if n_resamples else None
@@ -683,7 +706,10 @@ def _check_options(
         )
     if method_value == "bca" and samples.n < 2:
         raise invalid("method", func, "'percentile' or 'basic' with one sample", "'bca'")
-    return _Options(n_resamples, level_value, method_value, n_permutations, alt, correction)
+    how = _check_choice(resampling, "resampling", func, _RESAMPLINGS) if n_resamples else None
+    if how == "auto":
+        how = "multinomial" if samples.n > samples.n_cells else "indices"
+    return _Options(n_resamples, level_value, method_value, n_permutations, alt, correction, how)
 
 
 def _resample(
@@ -706,7 +732,9 @@ def _resample(
     k = plugin.size
     boot = jack = null = None
     if opts.n_resamples:
-        boot = _bootstrap_values(stat, samples, opts.n_resamples, boot_rng).reshape(-1, k)
+        boot = _bootstrap_values(
+            stat, samples, opts.n_resamples, boot_rng, opts.resampling or "indices"
+        ).reshape(-1, k)
         if opts.method == "bca":
             values, weights = _jackknife(stat, samples)
             jack = (values.reshape(-1, k), weights)
@@ -747,6 +775,7 @@ def _resample(
                 seed=seed,
                 measure=names[j],
                 base=base,
+                resampling=opts.resampling,
                 bootstrap_values=boot_j,
                 null_values=null_j,
             )
@@ -768,6 +797,7 @@ def _run(
     alternative: Any,
     seed: Any,
     kwargs: dict[str, Any],
+    resampling: Any = "auto",
 ) -> Estimate:
     samples = _encode_columns(columns, func)
     m = _resolve_measure(
@@ -782,6 +812,7 @@ def _run(
         n_permutations=n_permutations,
         alternative=alternative,
         correction=correction,
+        resampling=resampling,
     )
     boot_rng, perm_rng, recorded = _streams(seed, func)
     counts = samples.counts()
@@ -817,6 +848,7 @@ def estimate(
     n_permutations: int = 0,
     alternative: str = "greater",
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    resampling: str = "auto",
     **measure_kwargs: Any,
 ) -> Estimate:
     r"""Estimate a measure from sample columns: point value, bootstrap interval, permutation test.
@@ -854,6 +886,11 @@ def estimate(
         Which tail of the null counts as evidence: "greater" for MI and synergies.
     seed : int, numpy Generator or SeedSequence, optional, keyword-only
         Seeds everything; with None a fresh seed is drawn and recorded in the result.
+    resampling : {"auto", "indices", "multinomial"}, keyword-only
+        How resampled count tables are made (the same law either way). "indices": draw
+        resample indices, one bincount for all tables, O(n) per resample. "multinomial":
+        draw each count table from Multinomial(n, p_hat), O(n_cells) per resample.
+        "auto": "multinomial" when n exceeds the number of cells, else "indices".
     **measure_kwargs
         Passed to the measure: ``sources=``, ``axes=``, ``a=``/``b=``/``given=``,
         ``solver=``, and for "pid_*" ``pid=`` ("imin", "imax", "broja") and ``source=``.
@@ -879,11 +916,16 @@ def estimate(
     occupied cells of the marginal, N the number of samples; an MI's correction follows
     from those of its entropies, :math:`I_{MM} = H_{MM}(A) + H_{MM}(B) - H_{MM}(A, B)`.
 
-    Bootstrap: resample indices ``rng.integers(0, n, size=(B, n))``; all B tables come
-    from one ``bincount`` of ``resample * n_cells + cell``; the statistic (corrected when
-    Miller-Madow is asked) is evaluated on each. Percentile interval: the alpha/2 and
-    1 - alpha/2 quantiles. The percentile interval inherits the plug-in bias; for
-    small samples or many cells prefer the corrected estimate, "basic" or "bca".
+    Bootstrap: with ``resampling="indices"`` the resample indices are
+    ``rng.integers(0, n, size=(B, n))`` and all B tables come from one ``bincount`` of
+    ``resample * n_cells + cell``; with "multinomial" the B count tables are
+    ``rng.multinomial(n, p_hat, size=B)``. Either way the label space is that of the full
+    sample (cells absent from a resample count 0), and the statistic (corrected when
+    Miller-Madow is asked) is evaluated on the batch of B tables at once. Percentile
+    interval: the alpha/2 and 1 - alpha/2 quantiles of the B values. It inherits the
+    plug-in bias; for small samples or many cells prefer the corrected estimate, "basic"
+    or "bca". BCa takes its acceleration from the jackknife, one leave-one-out table per
+    occupied cell weighted by the cell's count (equal to the per-sample jackknife).
 
     Permutation test: the target column is shuffled relative to the (jointly kept)
     sources ``n_permutations`` times; with k the number of shuffled plug-in values at least
@@ -926,6 +968,7 @@ def estimate(
         alternative=alternative,
         seed=seed,
         kwargs=measure_kwargs,
+        resampling=resampling,
     )
 
 
@@ -938,6 +981,7 @@ def bootstrap(
     correction: str | None = None,
     base: float = 2,
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    resampling: str = "auto",
     **measure_kwargs: Any,
 ) -> Estimate:
     """Bootstrap confidence interval of a measure from sample columns.
@@ -972,6 +1016,7 @@ def bootstrap(
         alternative="greater",
         seed=seed,
         kwargs=measure_kwargs,
+        resampling=resampling,
     )
 
 
@@ -1205,6 +1250,7 @@ def estimate_decomposition(
     n_permutations: int = 0,
     alternative: str = "greater",
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    resampling: str = "auto",
 ) -> DecompositionEstimate:
     r"""Estimate every atom of a partial information decomposition from sample columns.
 
@@ -1221,7 +1267,7 @@ def estimate_decomposition(
         Source groups as column indices (default: each column but the last on its own).
     solver : str, optional, keyword-only
         For "broja"/"vk", passed to :func:`synergy.union_information`.
-    base, n_bootstrap, level, method, n_permutations, alternative, seed
+    base, n_bootstrap, level, method, n_permutations, alternative, seed, resampling
         As in :func:`estimate`.
     correction : {None, "bootstrap"}, keyword-only
         None: plug-in atoms; "bootstrap": each atom minus its bootstrap bias estimate.
@@ -1284,6 +1330,7 @@ def estimate_decomposition(
         n_permutations=n_perm,
         alternative=alternative,
         correction=correction,
+        resampling=resampling,
     )
     boot_rng, perm_rng, recorded = _streams(seed, func)
     stat = _Decomposition(measure=measure, sources=sources, base=float(base), solver=solver)

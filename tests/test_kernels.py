@@ -107,20 +107,25 @@ def test_subnormals_and_extremes() -> None:
 
 
 def test_lookup_tables_match_mpmath() -> None:
-    # The hardcoded log2 c = -log2(INV_C) table regenerated at 256 bits: hi on a 2**-42 grid
-    # (so k + hi is exact) and lo the rounded remainder.
-    with mpmath.workprec(256):
+    # Each INV_C[i] is a double near 1 / midpoint of sub-interval i, and LOG2_C[i] is
+    # -log2(INV_C[i]) to within 2**-9 ulp (it was chosen so): mpmath at 128 bits.
+    assert np.all(np.abs(_kernels._INV_C * _kernels._MIDPOINTS - 1.0) < 1e-11)
+    with mpmath.workprec(128):
         for i, inv_c in enumerate(_kernels._INV_C.tolist()):
             exact = -mpmath.log(mpmath.mpf(inv_c), 2)
-            hi = float(mpmath.nint(exact * 2**42) / 2**42)
-            assert _kernels._LOG2_C_HI[i] == hi, i
-            assert _kernels._LOG2_C_LO[i] == float(exact - hi), i
-    centre = int(np.flatnonzero(_kernels._INV_C == 1.0)[0])
-    assert _kernels._LOG2_C_HI[centre] == 0.0
-    assert _kernels._LOG2_C_LO[centre] == 0.0
+            log2_c = float(_kernels._LOG2_C[i])
+            if exact == 0:
+                assert log2_c == 0.0
+                continue
+            error = abs(exact - mpmath.mpf(log2_c)) / float(np.spacing(abs(log2_c)))
+            assert error < 2**-9, (i, float(error))
+    centre = int(np.flatnonzero(_kernels._MIDPOINTS == 1.0)[0])
+    assert _kernels._INV_C[centre] == 1.0
+    assert _kernels._LOG2_C[centre] == 0.0
 
 
-@pytest.mark.parametrize("shape", [(1, 1_000_003), (3, 70_001), (20_001, 8), (701, 1500)])
+# Shapes of >= 2**20 cells (the parallel paths), long rows and short rows.
+@pytest.mark.parametrize("shape", [(1, 1_100_003), (3, 400_001), (200_001, 8), (701, 1500)])
 def test_thread_count_does_not_change_the_result(shape: tuple[int, int]) -> None:
     rng = np.random.default_rng(7)
     x = rng.random(shape)
@@ -136,6 +141,53 @@ def test_thread_count_does_not_change_the_result(shape: tuple[int, int]) -> None
     np.testing.assert_array_equal(one, many)
 
 
+@pytest.mark.parametrize("shape", [(1, 50_001), (5, 4097), (3001, 8), (7, 2047)])
+@pytest.mark.parametrize("mode", [_kernels._TERMS, _kernels._TERMS_AND_SUMS, _kernels._SUMS])
+def test_serial_and_parallel_kernels_agree_bitwise(shape: tuple[int, int], mode: int) -> None:
+    # Small inputs run on the calling thread; the parallel kernels must give the same bits.
+    x = np.random.default_rng(11).random(shape)
+    x[0, 0] = -1.0
+    flat = x.reshape(-1)
+    bits = flat.view(np.int64)
+    n_rows, n_cols = shape
+    results = []
+    for parallel in (True, False):
+        if n_cols >= _kernels._CHUNK:
+            partial = np.zeros((n_rows, -(-n_cols // _kernels._CHUNK)))
+            sums = np.zeros_like(partial)
+            if parallel:
+                n_bad = _kernels._long_rows(flat, bits, n_cols, mode, partial, sums, 5)
+            else:
+                n_bad = _kernels._long_rows_serial(flat, bits, n_cols, mode, partial, sums)
+        else:
+            partial, sums = np.zeros(n_rows), np.zeros(n_rows)
+            kernel = _kernels._short_rows if parallel else _kernels._short_rows_serial
+            n_bad = kernel(flat, bits, n_cols, mode, partial, sums)
+        results.append((partial, sums, n_bad))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert results[0][2] == results[1][2] == 1
+
+
+def test_checked_variant_and_table_checks() -> None:
+    rng = np.random.default_rng(13)
+    for shape in [(2, 5000), (3000, 6), (1, 1_200_000)]:
+        x = rng.random(shape)
+        h, sums, n_bad = _kernels.neg_xlogx_rows_checked(x)
+        np.testing.assert_array_equal(h, _kernels.neg_xlogx_rows(x))
+        np.testing.assert_allclose(sums, x.sum(axis=1), rtol=1e-13, atol=0)
+        assert n_bad == 0
+        only_sums, n_bad_only = _kernels.table_checks(x)
+        np.testing.assert_allclose(only_sums, x.sum(axis=1), rtol=1e-13, atol=0)
+        assert n_bad_only == 0
+        # Negative, NaN and infinite cells are counted; -0.0 and subnormals are fine.
+        x.flat[[3, 10, 11, 12, 13]] = [-0.5, np.nan, np.inf, -0.0, 1e-310]
+        h_bad, _, n_bad = _kernels.neg_xlogx_rows_checked(x)
+        assert n_bad == 3
+        assert _kernels.table_checks(x)[1] == 3
+        assert np.all(np.isfinite(h_bad[1:]))
+
+
 def test_long_and_short_row_paths_agree() -> None:
     # Rows of _CHUNK cells or more take the chunked long-row path; shorter rows the block
     # path. Both must give the exactly-rounded row sum of the same terms to ~1e-15.
@@ -144,8 +196,8 @@ def test_long_and_short_row_paths_agree() -> None:
     x = rng.random((4, n_cols))
     long_path = _kernels.neg_xlogx_rows(x)
     flat = x.reshape(-1)
-    short_path = np.empty(4)
-    _kernels._short_rows(flat, flat.view(np.int64), n_cols, short_path)
+    short_path, sums = np.zeros(4), np.zeros(4)
+    _kernels._short_rows(flat, flat.view(np.int64), n_cols, _kernels._TERMS, short_path, sums)
     exact = [math.fsum(_terms(row).tolist()) for row in x]
     np.testing.assert_allclose(long_path, exact, rtol=1e-14, atol=0)
     np.testing.assert_allclose(short_path, exact, rtol=1e-14, atol=0)
@@ -156,9 +208,9 @@ def test_long_and_short_row_paths_agree() -> None:
 
 
 def test_rejects_wrong_layout() -> None:
-    with pytest.raises(ValueError, match="C-contiguous float64"):
+    with pytest.raises(ValueError, match="2-D C-contiguous float64"):
         _kernels.neg_xlogx_rows(np.ones((3, 4)).T)
-    with pytest.raises(ValueError, match="C-contiguous float64"):
+    with pytest.raises(ValueError, match="2-D C-contiguous float64"):
         _kernels.neg_xlogx_rows(np.ones((3, 4), dtype=np.float32))
     assert _kernels.neg_xlogx_rows(np.ones((0, 4))).shape == (0,)
     np.testing.assert_array_equal(_kernels.neg_xlogx_rows(np.ones((2, 0))), np.zeros(2))

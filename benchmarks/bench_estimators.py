@@ -105,7 +105,7 @@ def main(quick: bool = False) -> str:
         measure = getattr(synergy, name)
         bootstrap(name, *cols, n_resamples=10, seed=0)  # warm-up (numba cache load)
         ours = _median_wall(
-            lambda: bootstrap(name, *cols, n_resamples=b, resampling="multinomial", seed=0),  # noqa: B023
+            lambda: bootstrap(name, *cols, n_resamples=b, resampling="tables", seed=0),  # noqa: B023
             repeats,
         )
         by_index = _median_wall(
@@ -119,6 +119,7 @@ def main(quick: bool = False) -> str:
         if len(cols) > 1:
             perm = _median_wall(
                 lambda: permutation_test(name, *cols, n_permutations=b, seed=0),  # noqa: B023
+                # (auto: tables here, n = 1000 > cells)
                 repeats,
             )
         rows.append((label, ours, by_index, loop, sp_wall, perm))
@@ -133,8 +134,15 @@ def main(quick: bool = False) -> str:
                 max(1, repeats - 2),
             ),
         )
-        for how in ("multinomial", "indices")
+        for how in ("tables", "indices")
     ]
+    big_perm = []
+    for how in ("tables", "indices"):
+
+        def run_perm(how: str = how) -> object:
+            return permutation_test("s_max", *big, n_permutations=b, resampling=how, seed=0)
+
+        big_perm.append((how, _median_wall(run_perm, max(1, repeats - 2))))
     p4 = np.array([0.4, 0.3, 0.2, 0.1])
     synergy.entropy(p4)
     one_call = _median_wall(lambda: synergy.entropy(p4), 51)
@@ -159,13 +167,13 @@ def main(quick: bool = False) -> str:
         f"(loops: {max(1, repeats - 2)}). `synergy.estimators.bootstrap` encodes the columns "
         "once, draws all resample indices as one array and builds every table with one "
         "`bincount` (`resampling='indices'`), or draws the count tables directly from "
-        "Multinomial(n, p_hat) (`'multinomial'`), then evaluates the measure once on the "
+        "Multinomial(n, p_hat) (`resampling='tables'`), then evaluates the measure once on the "
         "batch (`batch_ndim=1`). The loop "
         "rebuilds the table with `synergy.tables.from_samples` and calls the measure per "
         "resample; scipy is `scipy.stats.bootstrap(..., vectorized=False)` with the same "
         "per-resample statistic.",
         "",
-        "| measure | synergy, multinomial | synergy, indices | loop over resamples | loop / ours "
+        "| measure | synergy, tables | synergy, indices | loop over resamples | loop / ours "
         "| scipy.stats.bootstrap | scipy / ours | synergy permutation_test |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -185,8 +193,12 @@ def main(quick: bool = False) -> str:
         f"{max(1, repeats - 2)}: "
         + ", ".join(f"{how} {_fmt(wall)}" for how, wall in big_rows)
         + f" ({big_rows[1][1] / big_rows[0][1]:.0f}x). Both draw count tables with the "
-        "same law, Multinomial(n, p_hat); `resampling='auto'` (the default) takes "
-        "multinomial draws whenever n exceeds the number of cells.",
+        "same law, Multinomial(n, p_hat); `resampling='auto'` (the default) draws tables "
+        "whenever n exceeds the number of cells. Permutation test, same data, "
+        f"{b} permutations: "
+        + ", ".join(f"{how} {_fmt(wall)}" for how, wall in big_perm)
+        + f" ({big_perm[1][1] / big_perm[0][1]:.0f}x; tables: random contingency tables "
+        "with the observed margins, `scipy.stats.random_table`).",
         "",
         f"For scale: one `synergy.entropy` call on a 4-cell table takes {_fmt(one_call)} here "
         "(median of 51). The per-resample loops pay that fixed cost B times; the batched path "

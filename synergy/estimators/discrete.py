@@ -49,7 +49,7 @@ Terms = tuple[tuple[float, tuple[int, ...]], ...]
 _CORRECTIONS = (None, "miller-madow", "bootstrap")
 _METHODS = ("percentile", "basic", "bca")
 _ALTERNATIVES = ("greater", "less")
-_RESAMPLINGS = ("auto", "indices", "multinomial")
+_RESAMPLINGS = ("auto", "indices", "tables")
 # Elements (resample rows x max(n_samples, n_cells)) held at once: about 32 MB of int64.
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -167,7 +167,9 @@ class Estimate:
     base : float
         Logarithm base of every value (2: bits).
     resampling : str or None
-        How resampled tables were made: "indices" or "multinomial" (None: no bootstrap).
+        How resampled and permuted count tables were made: "indices" (index arrays and
+        one bincount) or "tables" (drawn directly: Multinomial(n, p_hat) resamples, random
+        contingency tables with the observed margins for permutations).
     bootstrap_values : ndarray of shape (n_resamples,) or None
         The statistic on each resample (corrected when ``correction="miller-madow"``).
     null_values : ndarray of shape (n_permutations,) or None
@@ -561,7 +563,7 @@ def _bootstrap_values(
     rng: np.random.Generator,
     resampling: str = "indices",
 ) -> np.ndarray:
-    if resampling == "multinomial":
+    if resampling == "tables":
         # The count table of a resample is Multinomial(n, p_hat): drawing it directly costs
         # O(n_cells) per resample instead of O(n), and has exactly the same law.
         p_hat = samples.counts().ravel() / samples.n
@@ -639,9 +641,29 @@ def _interval(
 
 
 def _null_values(
-    m: _Statistic, samples: _Samples, n_permutations: int, rng: np.random.Generator
+    m: _Statistic,
+    samples: _Samples,
+    n_permutations: int,
+    rng: np.random.Generator,
+    resampling: str = "indices",
 ) -> np.ndarray:
     n_y = samples.shape[-1]
+    if resampling == "tables":
+        # Shuffling Y against the sources leaves both margins of the (sources x Y) count
+        # table fixed and makes it a random contingency table with those margins, which
+        # scipy draws directly (Patefield 1981) in O(cells) instead of O(n).
+        from scipy.stats import random_table
+
+        joint = samples.counts().reshape(-1, n_y)
+        law = random_table(joint.sum(axis=1), joint.sum(axis=0))
+        chunk = _chunk_rows(n_permutations, samples.n_cells, samples.n_cells)
+        parts = []
+        for start in range(0, n_permutations, chunk):
+            rows = min(chunk, n_permutations - start)
+            tables = law.rvs(size=rows, random_state=rng).astype(np.float64)
+            stack = tables.reshape(rows, *samples.shape)
+            parts.append(m.statistic(stack, samples.n, corrected=False))
+        return np.concatenate(parts)
     sources, target = np.divmod(samples.flat, n_y)
     chunk = _chunk_rows(n_permutations, samples.n, samples.n_cells)
     base_rows = np.arange(samples.n, dtype=np.int64)
@@ -706,9 +728,10 @@ def _check_options(
         )
     if method_value == "bca" and samples.n < 2:
         raise invalid("method", func, "'percentile' or 'basic' with one sample", "'bca'")
-    how = _check_choice(resampling, "resampling", func, _RESAMPLINGS) if n_resamples else None
+    resamples = n_resamples or n_permutations
+    how = _check_choice(resampling, "resampling", func, _RESAMPLINGS) if resamples else None
     if how == "auto":
-        how = "multinomial" if samples.n > samples.n_cells else "indices"
+        how = "tables" if samples.n > samples.n_cells else "indices"
     return _Options(n_resamples, level_value, method_value, n_permutations, alt, correction, how)
 
 
@@ -739,7 +762,9 @@ def _resample(
             values, weights = _jackknife(stat, samples)
             jack = (values.reshape(-1, k), weights)
     if opts.n_permutations:
-        null = _null_values(stat, samples, opts.n_permutations, perm_rng).reshape(-1, k)
+        null = _null_values(
+            stat, samples, opts.n_permutations, perm_rng, opts.resampling or "indices"
+        ).reshape(-1, k)
     out = []
     for j in range(k):
         interval = standard_error = p_value = None
@@ -886,11 +911,14 @@ def estimate(
         Which tail of the null counts as evidence: "greater" for MI and synergies.
     seed : int, numpy Generator or SeedSequence, optional, keyword-only
         Seeds everything; with None a fresh seed is drawn and recorded in the result.
-    resampling : {"auto", "indices", "multinomial"}, keyword-only
-        How resampled count tables are made (the same law either way). "indices": draw
-        resample indices, one bincount for all tables, O(n) per resample. "multinomial":
-        draw each count table from Multinomial(n, p_hat), O(n_cells) per resample.
-        "auto": "multinomial" when n exceeds the number of cells, else "indices".
+    resampling : {"auto", "indices", "tables"}, keyword-only
+        How resampled and permuted count tables are made (the same law either way).
+        "indices": resample indices (or permutations), one bincount for all tables,
+        O(n) per table. "tables": count tables drawn directly, O(n_cells) per table:
+        Multinomial(n, p_hat) for the bootstrap, and for permutations random
+        contingency tables (sources x target) with the observed margins
+        (``scipy.stats.random_table``). "auto": "tables" when n exceeds the number of
+        cells, else "indices".
     **measure_kwargs
         Passed to the measure: ``sources=``, ``axes=``, ``a=``/``b=``/``given=``,
         ``solver=``, and for "pid_*" ``pid=`` ("imin", "imax", "broja") and ``source=``.
@@ -918,7 +946,7 @@ def estimate(
 
     Bootstrap: with ``resampling="indices"`` the resample indices are
     ``rng.integers(0, n, size=(B, n))`` and all B tables come from one ``bincount`` of
-    ``resample * n_cells + cell``; with "multinomial" the B count tables are
+    ``resample * n_cells + cell``; with "tables" the B count tables are
     ``rng.multinomial(n, p_hat, size=B)``. Either way the label space is that of the full
     sample (cells absent from a resample count 0), and the statistic (corrected when
     Miller-Madow is asked) is evaluated on the batch of B tables at once. Percentile
@@ -1027,13 +1055,14 @@ def permutation_test(
     alternative: str = "greater",
     base: float = 2,
     seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+    resampling: str = "auto",
     **measure_kwargs: Any,
 ) -> Estimate:
     r"""Permutation test of a measure against shuffling the target (last) column.
 
     Parameters
     ----------
-    measure, *columns, base, seed, **measure_kwargs
+    measure, *columns, base, seed, resampling, **measure_kwargs
         As in :func:`estimate`; at least 2 columns.
     n_permutations : int, keyword-only
         Shuffles of the target column (>= 1).
@@ -1080,6 +1109,7 @@ def permutation_test(
         alternative=alternative,
         seed=seed,
         kwargs=measure_kwargs,
+        resampling=resampling,
     )
 
 

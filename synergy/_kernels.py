@@ -315,6 +315,7 @@ _MIN_NORMAL_BITS = np.int64(0x0010000000000000)
 _INF = math.inf
 _TWO_52 = 4503599627370496.0
 _CHUNK = 2048  # doubles per pass: 16 KiB of terms stays in L1 between the two passes
+_SEQUENTIAL_ROW_MAX = 32  # rows this short are summed without vectors (see _row_sums)
 _PARALLEL_MIN_CELLS = 1 << 20  # below this a thread team costs more than it saves
 
 if getattr(numba.config, "DISABLE_JIT", False):
@@ -502,12 +503,30 @@ def _short_block(x, bits, n_cols, rows_per_block, block, mode, out, sums, terms)
         n_bad = _count_bad(xs)
     else:
         n_bad = _fill_terms(xs, bits[r0 * n_cols : r1 * n_cols], terms)
-    for r in range(r1 - r0):
-        if mode != _SUMS:
-            out[r0 + r] = _sum(terms[r * n_cols : (r + 1) * n_cols], n_cols)
-        if mode != _TERMS:
-            sums[r0 + r] = _sum(xs[r * n_cols : (r + 1) * n_cols], n_cols)
+    if mode != _SUMS:
+        _row_sums(terms, n_cols, r1 - r0, out[r0:r1])
+    if mode != _TERMS:
+        _row_sums(xs, n_cols, r1 - r0, sums[r0:r1])
     return n_bad
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _row_sums(values, n_cols, n_rows, out):
+    """out[r] = sum of values[r * n_cols : (r + 1) * n_cols] for r < n_rows.
+
+    Rows of a few cells are summed left to right in plain loops: the rows' add chains are
+    independent, so they overlap in the pipeline, where a vectorised sum per row would pay
+    its set-up every few cells (8-cell rows: ~3 ns/cell instead of ~1.5).
+    """
+    if n_cols <= _SEQUENTIAL_ROW_MAX:
+        for r in range(n_rows):
+            total = 0.0
+            for c in range(r * n_cols, (r + 1) * n_cols):
+                total += values[c]
+            out[r] = total
+    else:
+        for r in range(n_rows):
+            out[r] = _sum(values[r * n_cols : (r + 1) * n_cols], n_cols)
 
 
 @numba.njit(cache=True, parallel=True, nogil=True, error_model="numpy")

@@ -104,9 +104,7 @@ def _pid(atom: str) -> Callable[..., float]:
     return atom_value
 
 
-#: Measure names :func:`estimate` accepts, with the function each one calls on a table.
-#: The ``pid_*`` names call :func:`synergy.decompose` with ``pid=`` ("imin", "imax" or
-#: "broja"; default "imin") and, for "pid_unique", ``source=`` (the source's index).
+# The function each measure name calls on a table.
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "entropy": information.entropy,
     "conditional_entropy": information.conditional_entropy,
@@ -122,6 +120,9 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "pid_redundancy": _pid("redundancy"),
     "pid_unique": _pid("unique"),
 }
+#: Measure names :func:`estimate` accepts. The ``pid_*`` names call
+#: :func:`synergy.decompose` with ``pid=`` ("imin", "imax" or "broja"; default "imin") and,
+#: for "pid_unique", ``source=`` (the source's index).
 MEASURE_NAMES: tuple[str, ...] = tuple(_FUNCTIONS)
 # Measures that only make sense with a target column and at least one source column.
 _NEEDS_TARGET = frozenset(MEASURE_NAMES) - {"entropy", "conditional_entropy"}
@@ -632,7 +633,16 @@ def _interval(
     spread = float(np.sum(weights * d**2))
     accel = float(np.sum(weights * d**3)) / (6.0 * spread**1.5) if spread > 0 else 0.0
     z = ndtri(np.array([alpha / 2, 1 - alpha / 2]))
-    probs = ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z)))
+    shrink = 1.0 - accel * (z0 + z)
+    if (shrink <= 0).any():
+        # Only for |acceleration| beyond about 1 / (z0 + z): BCa has no interval there.
+        raise invalid(
+            "method",
+            "bootstrap",
+            "'percentile' or 'basic' for this sample: the BCa acceleration is too large",
+            f"'bca' with acceleration {accel:.3g}",
+        )
+    probs = ndtr(z0 + (z0 + z) / shrink)
     low, high = np.quantile(boot, probs)
     return float(low), float(high)
 

@@ -353,6 +353,86 @@ def test_permuted_indices_and_random_tables_agree_in_law():
     np.testing.assert_allclose(h_y.null_values, h_y.value, rtol=1e-12)
 
 
+def test_random_tables_keep_both_margins_even_where_scipy_does_not():
+    # scipy 1.17's Patefield sampler returns negative counts for a single row or column and
+    # for zero margins (checked by hand: random_table([5], [2, 3]) gave [[2, -2]]); the
+    # helper must return valid tables with the observed margins in every such case.
+    rng = np.random.default_rng(17)
+    for _ in range(300):
+        n_rows, n_cols = rng.integers(1, 5, size=2)
+        joint = rng.integers(0, 4, size=(n_rows, n_cols)) * (rng.random((n_rows, n_cols)) < 0.6)
+        if joint.sum() == 0:
+            continue
+        tables = discrete._random_tables(joint.astype(float), 4, rng)
+        assert tables.shape == (4, n_rows, n_cols)
+        assert (tables >= 0).all()
+        np.testing.assert_array_equal(
+            tables.sum(axis=2), np.broadcast_to(joint.sum(1), (4, n_rows))
+        )
+        np.testing.assert_array_equal(
+            tables.sum(axis=1), np.broadcast_to(joint.sum(0), (4, n_cols))
+        )
+
+
+class _CountsProbe:
+    """A statistic that hands back the count tables themselves, to inspect the null."""
+
+    def statistic(self, counts, n_total, *, corrected):
+        return counts.reshape(counts.shape[0], -1)
+
+
+@pytest.mark.parametrize("resampling", ["indices", "tables"])
+def test_stratified_shuffles_keep_each_strata_margins(resampling):
+    # Shuffling Y within the cells of C keeps the (A, C) and the (C, Y) margins; a global
+    # shuffle keeps only the sources' joint and Y's marginal.
+    rng = np.random.default_rng(3)
+    a, c, y = rng.integers(0, 3, size=(3, 90))
+    y = np.where(rng.random(90) < 0.5, c % 2, y)  # Y depends on C
+    samples = discrete._encode_columns([a, c, y], "test")
+    observed = samples.counts()
+    null = discrete._null_values(
+        _CountsProbe(), samples, 25, np.random.default_rng(0), resampling, strata=(1,)
+    ).reshape(25, *observed.shape)
+    np.testing.assert_array_equal(null.sum(axis=3), np.broadcast_to(observed.sum(2), (25, 3, 3)))
+    np.testing.assert_array_equal(null.sum(axis=1), np.broadcast_to(observed.sum(0), (25, 3, 3)))
+    assert not (null == observed).all()
+
+
+@pytest.mark.parametrize("resampling", ["indices", "tables"])
+def test_conditional_mi_permutation_test_shuffles_within_the_given_cells(resampling):
+    # H0 true: A and Y both follow C (so they are dependent) but A is independent of Y
+    # given C. The p-values of I(A; Y | C) must stay valid: over 60 seeded repetitions at
+    # most 9 may be <= 0.05 (the 0.999 quantile of Binomial(60, 0.05)).
+    small = 0
+    for r in range(60):
+        rng = np.random.default_rng(500 + r)
+        c = rng.integers(0, 4, size=120)
+        a = (c >= 2) ^ (rng.random(120) < 0.2)
+        y = (c >= 2) ^ (rng.random(120) < 0.2)
+        result = permutation_test(
+            "conditional_mutual_information",
+            a,
+            c,
+            y,
+            a=0,
+            b=2,
+            given=1,
+            n_permutations=99,
+            seed=r,
+            resampling=resampling,
+        )
+        small += result.p_value <= 0.05
+    assert small <= stats.binom.ppf(0.999, 60, 0.05)
+    # H1: A tells Y something C does not.
+    rng = np.random.default_rng(9)
+    c, a = rng.integers(0, 2, size=(2, 200))
+    y = a ^ (rng.random(200) < 0.1)
+    result = permutation_test(
+        "conditional_mutual_information", a, c, y, a=0, b=2, given=1, n_permutations=99, seed=0
+    )
+    assert result.p_value == pytest.approx(0.01)
+
+
 def test_p_value_form_and_ties():
     # A target that is constant: every shuffle gives the same table, so all n_perm null
     # values tie with the observed one and p = (n_perm + 1) / (n_perm + 1) = 1.
@@ -594,6 +674,13 @@ def test_estimate_decomposition_errors():
             "`sources`",
         ),
         (lambda: miller_madow_mutual_information([0, 1]), InvalidParameterError, "2 sample"),
+        (
+            lambda: permutation_test(
+                "conditional_mutual_information", [0, 1], [1, 0], [0, 0], a=0, b=1, given=2
+            ),
+            InvalidParameterError,
+            "shuffled (last) column",
+        ),
         (lambda: miller_madow_entropy([0, 1], base=1), InvalidParameterError, "`base`"),
     ],
 )

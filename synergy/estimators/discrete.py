@@ -305,6 +305,8 @@ class _Measure:
     pass_validate: bool
     terms: Terms | None
     correction: str | None
+    # Axes whose cells a permutation test shuffles within: `given` of a conditional MI.
+    strata: tuple[int, ...] = ()
 
     def call(self, table: np.ndarray, *, validate: bool, batch_ndim: int = 0) -> Any:
         kwargs = dict(self.kwargs)
@@ -412,7 +414,11 @@ def _resolve_measure(
             "conditional_mutual_information and wms)",
             f"'miller-madow' with measure {name!r}",
         )
+    strata: tuple[int, ...] = ()
+    if known and name == "conditional_mutual_information":
+        strata = _kwarg_axes(kwargs, "given", n_columns, name)
     return _Measure(
+        strata=strata,
         name=name,
         func=target,
         kwargs=dict(kwargs),
@@ -650,37 +656,84 @@ def _interval(
 # --------------------------------------------------------------------------- permutations
 
 
+def _random_tables(joint: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` random contingency tables with the row and column sums of ``joint`` (r, c).
+
+    The law of the table when one variable is shuffled against the other. Zero margins are
+    dropped before calling scipy and a margin with a single non-zero entry leaves one
+    possible table: scipy 1.17's Patefield sampler returns negative counts in both cases.
+    """
+    from scipy.stats import random_table
+
+    rows = joint.sum(axis=1)
+    cols = joint.sum(axis=0)
+    keep_r = np.flatnonzero(rows)
+    keep_c = np.flatnonzero(cols)
+    out = np.zeros((size, *joint.shape))
+    if keep_r.size <= 1 or keep_c.size <= 1:
+        out[:] = joint
+        return out
+    law = random_table(rows[keep_r].astype(np.int64), cols[keep_c].astype(np.int64))
+    out[:, keep_r[:, None], keep_c[None, :]] = law.rvs(size=size, random_state=rng)
+    return out
+
+
 def _null_values(
     m: _Statistic,
     samples: _Samples,
     n_permutations: int,
     rng: np.random.Generator,
     resampling: str = "indices",
+    strata: tuple[int, ...] = (),
 ) -> np.ndarray:
-    n_y = samples.shape[-1]
-    if resampling == "tables":
-        # Shuffling Y against the sources leaves both margins of the (sources x Y) count
-        # table fixed and makes it a random contingency table with those margins, which
-        # scipy draws directly (Patefield 1981) in O(cells) instead of O(n).
-        from scipy.stats import random_table
+    """The statistic with the target shuffled against the sources, within ``strata`` if given.
 
-        joint = samples.counts().reshape(-1, n_y)
-        law = random_table(joint.sum(axis=1), joint.sum(axis=0))
+    ``strata`` are source axes held fixed together with the target's pairing inside each of
+    their cells: the null of conditional independence given them.
+    """
+    n_y = samples.shape[-1]
+    ndim = len(samples.shape)
+    shuffled = tuple(a for a in range(ndim - 1) if a not in strata)
+    if resampling == "tables":
+        # Shuffling Y leaves both margins of each stratum's (other sources x Y) count table
+        # fixed and makes it a random contingency table with those margins, which scipy
+        # draws directly (Patefield 1981) in O(cells) instead of O(n).
+        order = (*strata, *shuffled, ndim - 1)
+        counts = np.transpose(samples.counts(), order)
+        n_strata = int(np.prod([samples.shape[a] for a in strata], dtype=np.int64))
+        blocks = counts.reshape(n_strata, -1, n_y)
+        inverse = np.argsort(order)
         chunk = _chunk_rows(n_permutations, samples.n_cells, samples.n_cells)
         parts = []
         for start in range(0, n_permutations, chunk):
             rows = min(chunk, n_permutations - start)
-            tables = law.rvs(size=rows, random_state=rng).astype(np.float64)
-            stack = tables.reshape(rows, *samples.shape)
-            parts.append(m.statistic(stack, samples.n, corrected=False))
+            stack = np.zeros((rows, *blocks.shape))
+            for c in range(n_strata):
+                if blocks[c].any():
+                    stack[:, c] = _random_tables(blocks[c], rows, rng)
+            stack = stack.reshape(rows, *counts.shape).transpose(0, *(1 + inverse))
+            parts.append(m.statistic(np.ascontiguousarray(stack), samples.n, corrected=False))
         return np.concatenate(parts)
     sources, target = np.divmod(samples.flat, n_y)
     chunk = _chunk_rows(n_permutations, samples.n, samples.n_cells)
-    base_rows = np.arange(samples.n, dtype=np.int64)
     parts = []
+    if strata:
+        codes = np.unravel_index(samples.flat, samples.shape)
+        stratum = np.ravel_multi_index(
+            tuple(codes[a] for a in strata), tuple(samples.shape[a] for a in strata)
+        )
+        # Positions grouped by stratum; a random key sorted within each stratum permutes
+        # the targets inside it and nowhere else.
+        grouped = np.argsort(stratum, kind="stable")
     for start in range(0, n_permutations, chunk):
         rows = min(chunk, n_permutations - start)
-        perm = rng.permuted(np.tile(base_rows, (rows, 1)), axis=1)
+        if strata:
+            keys = rng.random((rows, samples.n))
+            shuffled_order = np.lexsort((keys, np.broadcast_to(stratum, keys.shape)), axis=-1)
+            perm = np.empty_like(shuffled_order)
+            perm[:, grouped] = shuffled_order
+        else:
+            perm = rng.permuted(np.tile(np.arange(samples.n, dtype=np.int64), (rows, 1)), axis=1)
         flat = sources[None, :] * n_y + target[perm]
         parts.append(m.statistic(_stack_counts(flat, samples.shape), samples.n, corrected=False))
     return np.concatenate(parts)
@@ -773,7 +826,12 @@ def _resample(
             jack = (values.reshape(-1, k), weights)
     if opts.n_permutations:
         null = _null_values(
-            stat, samples, opts.n_permutations, perm_rng, opts.resampling or "indices"
+            stat,
+            samples,
+            opts.n_permutations,
+            perm_rng,
+            opts.resampling or "indices",
+            getattr(stat, "strata", ()),
         ).reshape(-1, k)
     out = []
     for j in range(k):
@@ -849,6 +907,19 @@ def _run(
         correction=correction,
         resampling=resampling,
     )
+    if opts.n_permutations and m.strata:
+        target = len(samples.shape) - 1
+        used = resolve_axes(m.kwargs.get("a"), target + 1, param="a", func=func) + resolve_axes(
+            m.kwargs.get("b"), target + 1, param="b", func=func
+        )
+        if target in m.strata or target not in used:
+            raise invalid(
+                "columns",
+                func,
+                "the shuffled (last) column in `a` or `b` for a permutation test of "
+                "conditional_mutual_information",
+                f"column {target} in {'`given`' if target in m.strata else 'neither'}",
+            )
     boot_rng, perm_rng, recorded = _streams(seed, func)
     counts = samples.counts()
     # The one validated call: it surfaces the measure's own errors (bad sources, axes,
@@ -966,9 +1037,11 @@ def estimate(
     occupied cell weighted by the cell's count (equal to the per-sample jackknife).
 
     Permutation test: the target column is shuffled relative to the (jointly kept)
-    sources ``n_permutations`` times; with k the number of shuffled plug-in values at least
-    the observed one, :math:`p = (k + 1) / (n_{perm} + 1)`, which is exact (never
-    anti-conservative) under exchangeability.
+    sources ``n_permutations`` times (for "conditional_mutual_information", only within
+    the cells of ``given``, so that the null is conditional independence); with k the
+    number of shuffled plug-in values at least the observed one,
+    :math:`p = (k + 1) / (n_{perm} + 1)`, which is exact (never anti-conservative) under
+    exchangeability.
 
     References
     ----------
@@ -1090,9 +1163,12 @@ def permutation_test(
     -----
     :math:`p = (k + 1) / (n_{perm} + 1)` with k the shuffles as extreme as the data
     (Phipson & Smyth 2010). Shuffling the target keeps the joint law of the sources and
-    the target's marginal, so the null is "Y independent of (X_1, ..., X_k)": a small
-    p-value for a synergy measure says the sources tell something about Y, and with
-    S_max or WMS it says that this something needs the sources together.
+    the target's marginal, so the null is "Y independent of (X_1, ..., X_k)". For
+    "conditional_mutual_information" the target is shuffled only within the cells of
+    ``given`` (the null is I(A; Y | C) = 0, with the (A, C) and (C, Y) margins kept).
+    The null is independence, not "no synergy": a small p-value for a synergy measure
+    says its value is larger than independent data would give, and plug-in synergy
+    grows with any dependence, so read the size from the bootstrap interval.
 
     Examples
     --------

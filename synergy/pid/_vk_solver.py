@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-__all__ = ["Structure", "build_structure", "certify", "objective", "solve_newton"]
+__all__ = [
+    "Structure",
+    "build_structure",
+    "certify",
+    "fit_marginals",
+    "objective",
+    "solve_dual",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class Structure:
     q0: np.ndarray  # (N,) strictly positive feasible start: prod_i P(x_i, y) / p(y)^(k-1)
     marginals: tuple[np.ndarray, ...]  # P(X_i, Y), each (n_i, n_y)
     py: np.ndarray  # (n_y,)
+    cell_full: np.ndarray  # (N, k) index of each cell's (i, x_i, y) into p_full, all rows
+    p_full: np.ndarray  # every source's P(x_i, y), concatenated
 
     @property
     def n_cells(self) -> int:
@@ -92,6 +101,13 @@ def build_structure(t: np.ndarray) -> Structure:
         offset += n_keep
     b = np.concatenate(b_parts) if b_parts else np.zeros(0)
 
+    cell_full = np.empty((n_cells, k), dtype=np.int64)
+    full_offset = 0
+    for i, m in enumerate(marginals):
+        cell_full[:, i] = full_offset + cells[i] * n_y + cell_y
+        full_offset += m.size
+    p_full = np.concatenate([m.ravel() for m in marginals])
+
     q0 = np.ones(n_cells)
     for i, m in enumerate(marginals):
         q0 *= m[cells[i], cell_y]
@@ -107,6 +123,8 @@ def build_structure(t: np.ndarray) -> Structure:
         q0=q0,
         marginals=marginals,
         py=py,
+        cell_full=cell_full,
+        p_full=p_full,
     )
 
 
@@ -197,6 +215,7 @@ def certify(
 
 _PIVOT_FLOOR = 1e-14  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
+_MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
 
 
 @numba.njit(cache=True)
@@ -265,22 +284,6 @@ def _cholesky_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _apply_kinv(
-    v: np.ndarray, u: np.ndarray, gamma: np.ndarray, block_start: np.ndarray, out: np.ndarray
-) -> None:
-    """out = K^{-1} v, K_x = diag(1/u) - 11^T / s_x, by Sherman-Morrison per block."""
-    for j in range(block_start.shape[0] - 1):
-        lo = block_start[j]
-        hi = block_start[j + 1]
-        dot = 0.0
-        for c in range(lo, hi):
-            dot += u[c] * v[c]
-        coef = dot / gamma[j]
-        for c in range(lo, hi):
-            out[c] = u[c] * v[c] + u[c] * coef
-
-
-@numba.njit(cache=True)
 def _apply_a(v: np.ndarray, cell_rows: np.ndarray, m: int) -> np.ndarray:
     out = np.zeros(m)
     n, k = cell_rows.shape
@@ -290,35 +293,6 @@ def _apply_a(v: np.ndarray, cell_rows: np.ndarray, m: int) -> np.ndarray:
             if r >= 0:
                 out[r] += v[c]
     return out
-
-
-@numba.njit(cache=True)
-def _schur(
-    u: np.ndarray, gamma: np.ndarray, cell_rows: np.ndarray, block_start: np.ndarray, m: int
-) -> np.ndarray:
-    """S = A K^{-1} A^T, summed block by block (each block: diagonal plus rank one)."""
-    s_mat = np.zeros((m, m))
-    k = cell_rows.shape[1]
-    for j in range(block_start.shape[0] - 1):
-        lo = block_start[j]
-        hi = block_start[j + 1]
-        g = gamma[j]
-        for c in range(lo, hi):
-            for i in range(k):
-                ri = cell_rows[c, i]
-                if ri < 0:
-                    continue
-                for i2 in range(k):
-                    r2 = cell_rows[c, i2]
-                    if r2 >= 0:
-                        s_mat[ri, r2] += u[c]
-                for c2 in range(lo, hi):
-                    w = u[c] * u[c2] / g
-                    for i2 in range(k):
-                        r2 = cell_rows[c2, i2]
-                        if r2 >= 0:
-                            s_mat[ri, r2] += w
-    return s_mat
 
 
 @numba.njit(cache=True)
@@ -333,149 +307,317 @@ def _max_step(v: np.ndarray, dv: np.ndarray) -> float:
 
 
 @numba.njit(cache=True)
-def _merit(
-    q: np.ndarray,
-    z: np.ndarray,
-    at_lam: np.ndarray,
-    at_dlam: np.ndarray,
-    dq: np.ndarray,
-    dz: np.ndarray,
-    alpha: float,
-    target: float,
-    block_start: np.ndarray,
-) -> float:
-    """||grad f - A^T lam - z||^2 + ||q z - target||^2 at the trial point of step alpha."""
-    total = 0.0
+def _schur_dual(
+    q: np.ndarray, w: np.ndarray, cell_rows: np.ndarray, block_start: np.ndarray, m: int
+) -> np.ndarray:
+    """S = A (diag(q) + sum_x w_x q_x q_x^T) A^T, summed block by block."""
+    s_mat = np.zeros((m, m))
+    k = cell_rows.shape[1]
     for j in range(block_start.shape[0] - 1):
-        s = 0.0
+        lo = block_start[j]
+        hi = block_start[j + 1]
+        for c in range(lo, hi):
+            for i in range(k):
+                ri = cell_rows[c, i]
+                if ri < 0:
+                    continue
+                for i2 in range(k):
+                    r2 = cell_rows[c, i2]
+                    if r2 >= 0:
+                        s_mat[ri, r2] += q[c]
+        # Rank one: (A q_x)(A q_x)^T w_x, through the rows this block touches.
+        wj = w[j]
+        for c in range(lo, hi):
+            for i in range(k):
+                ri = cell_rows[c, i]
+                if ri >= 0:
+                    for c2 in range(lo, hi):
+                        qq = wj * q[c] * q[c2]
+                        for i2 in range(k):
+                            r2 = cell_rows[c2, i2]
+                            if r2 >= 0:
+                                s_mat[ri, r2] += qq
+    return s_mat
+
+
+@numba.njit(cache=True)
+def _softmax_blocks(
+    c_val: np.ndarray, block_start: np.ndarray, pi: np.ndarray, lse: np.ndarray
+) -> None:
+    for j in range(block_start.shape[0] - 1):
+        lo = block_start[j]
+        hi = block_start[j + 1]
+        mx = -np.inf
+        for c in range(lo, hi):
+            if c_val[c] > mx:
+                mx = c_val[c]
+        acc = 0.0
+        for c in range(lo, hi):
+            pi[c] = math.exp(c_val[c] - mx)
+            acc += pi[c]
+        for c in range(lo, hi):
+            pi[c] /= acc
+        lse[j] = mx + math.log(acc)
+
+
+@numba.njit(cache=True)
+def fit_marginals(
+    q: np.ndarray, cell_full: np.ndarray, p_full: np.ndarray, max_sweeps: int
+) -> tuple[np.ndarray, float]:
+    """Iterative proportional fitting of q to every P(x_i, y): the feasible point to certify.
+
+    Scaling keeps q >= 0 and its zeros; near the optimum q already meets the marginals to
+    ~1e-12, so a few sweeps reach rounding. Returns the fitted q and its worst residual.
+    """
+    n, k = cell_full.shape
+    out = q.copy()
+    marg = np.zeros(p_full.shape[0])
+    worst = np.inf
+    for _sweep in range(max_sweeps):
+        worst = 0.0
+        for i in range(k):
+            marg[:] = 0.0
+            for c in range(n):
+                marg[cell_full[c, i]] += out[c]
+            for c in range(n):
+                j = cell_full[c, i]
+                if marg[j] > 0.0:
+                    out[c] *= p_full[j] / marg[j]
+        # Residual of every source after the sweep (the last one fitted is exact).
+        for i in range(k):
+            marg[:] = 0.0
+            for c in range(n):
+                marg[cell_full[c, i]] += out[c]
+            for c in range(n):
+                j = cell_full[c, i]
+                r = abs(marg[j] - p_full[j])
+                if r > worst:
+                    worst = r
+        if worst <= 1e-16:
+            break
+    return out, worst
+
+
+@numba.njit(cache=True)
+def _kkt_merit(
+    lam: np.ndarray,
+    s: np.ndarray,
+    t: np.ndarray,
+    dlam: np.ndarray,
+    ds: np.ndarray,
+    dt: np.ndarray,
+    alpha_p: float,
+    alpha_d: float,
+    target: float,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    b: np.ndarray,
+    c_val: np.ndarray,
+    pi: np.ndarray,
+) -> float:
+    """||A q - b||^2 + ||lse + t||^2 + ||s t - target||^2 at the trial step (uses c_val, pi)."""
+    m = b.shape[0]
+    nb = block_start.shape[0] - 1
+    lam_try = lam + alpha_p * dlam
+    lse = np.empty(nb)
+    _apply_at(lam_try, cell_rows, c_val)
+    _softmax_blocks(c_val, block_start, pi, lse)
+    total = 0.0
+    q = np.empty(pi.shape[0])
+    for j in range(nb):
+        s_try = s[j] + alpha_d * ds[j]
+        t_try = t[j] + alpha_p * dt[j]
         for c in range(block_start[j], block_start[j + 1]):
-            s += q[c] + alpha * dq[c]
-        for c in range(block_start[j], block_start[j + 1]):
-            qc = q[c] + alpha * dq[c]
-            zc = z[c] + alpha * dz[c]
-            rd = math.log(qc / s) - at_lam[c] - alpha * at_dlam[c] - zc
-            rc = qc * zc - target
-            total += rd * rd + rc * rc
+            q[c] = s_try * pi[c]
+        r2 = lse[j] + t_try
+        r3 = s_try * t_try - target
+        total += r2 * r2 + r3 * r3
+    r1 = _apply_a(q, cell_rows, m)
+    for r in range(m):
+        d = r1[r] - b[r]
+        total += d * d
     return total
 
 
 @numba.njit(cache=True)
-def solve_newton(
-    q0: np.ndarray,
+def solve_dual(
     cell_rows: np.ndarray,
     block_start: np.ndarray,
     b: np.ndarray,
     row0_start: np.ndarray,
+    cell_full: np.ndarray,
+    p_full: np.ndarray,
     tol: float,
     max_iter: int,
+    q0: np.ndarray,
+    start_shift: float,
 ) -> tuple[np.ndarray, np.ndarray, float, float, int, int]:
-    """Primal-dual interior-point Newton method (Mehrotra predictor-corrector).
+    """Primal-dual interior-point method on the dual: max b.lam s.t. lse_x(A^T lam) <= 0.
 
-    Returns q, lam, f(q), certified lower bound, iterations, status
-    (0 converged, 1 iteration limit, 2 numerical failure).
+    Unknowns: lam (one per kept row), slacks t_x = -lse_x and block masses s_x = Q(x), the
+    multipliers of the constraints (complementarity s_x t_x = mu). Q = s_x softmax(c_x)
+    recovers the primal. A block that the optimum empties (Q(x) = 0, the boundary where
+    primal methods stall) is here just an inactive constraint with s_x -> 0. Mehrotra
+    predictor-corrector; the Newton system reduces to S = A (diag q + w q q^T) A^T.
+
+    Returns q (fitted to the marginals), lam, f(q), certified lower bound, iterations,
+    status (0 converged, 1 iteration limit).
     """
-    n = q0.shape[0]
+    n = cell_rows.shape[0]
     m = b.shape[0]
-    n_blocks = block_start.shape[0] - 1
-    q = q0.copy()
+    nb = block_start.shape[0] - 1
     lam = np.zeros(m)
-    # Start the slacks at the scale of q, so that mu = q.z / n starts near 1 / n.
-    z = np.ones(n)
-    grad = np.empty(n)
-    at_lam = np.empty(n)
-    u = np.empty(n)
-    gamma = np.empty(n_blocks)
-    r_d = np.empty(n)
+    # Start strictly feasible: lowering every lam_0(x_0, y) by L lowers every lse by L.
+    lmax = 0.0
+    for j in range(nb):
+        v = math.log(block_start[j + 1] - block_start[j])
+        if v > lmax:
+            lmax = v
+    if start_shift <= 0.0:
+        for r in range(row0_start[0], row0_start[-1]):
+            lam[r] = -(lmax + 1.0)
+    else:
+        for g0 in range(row0_start.shape[0] - 1):
+            mass = 0.0
+            for r in range(row0_start[g0], row0_start[g0 + 1]):
+                mass += b[r]
+            for r in range(row0_start[g0], row0_start[g0 + 1]):
+                lam[r] = math.log(b[r] / mass) - start_shift
+    c_val = np.empty(n)
+    pi = np.empty(n)
+    lse = np.empty(nb)
+    _apply_at(lam, cell_rows, c_val)
+    _softmax_blocks(c_val, block_start, pi, lse)
+    t = np.empty(nb)
+    s = np.empty(nb)
+    for j in range(nb):
+        t[j] = -lse[j]
+        if start_shift <= 0.0:
+            s[j] = 1.0 / nb
+        else:
+            s[j] = 0.0
+            for c in range(block_start[j], block_start[j + 1]):
+                s[j] += q0[c]
+    q = np.empty(n)
+    v_cells = np.empty(n)
+    g = np.empty(n)
+    r2 = np.empty(nb)
+    w = np.empty(nb)
+    dt = np.empty(nb)
+    ds = np.empty(nb)
+    corr = np.zeros(nb)
+    hist = np.full(_MEMORY, -np.inf)
+    best_q = q.copy()
+    best_f = np.inf
     best_lower = -np.inf
-    f_val = objective(q, block_start)
     status = 1
     it = 0
     for it in range(max_iter + 1):
-        for j in range(n_blocks):
-            s = 0.0
+        _apply_at(lam, cell_rows, c_val)
+        _softmax_blocks(c_val, block_start, pi, lse)
+        for j in range(nb):
             for c in range(block_start[j], block_start[j + 1]):
-                s += q[c]
-            for c in range(block_start[j], block_start[j + 1]):
-                grad[c] = math.log(q[c] / s)
-        _apply_at(lam, cell_rows, at_lam)
-        for c in range(n):
-            r_d[c] = grad[c] - at_lam[c] - z[c]
-        f_val = objective(q, block_start)
-        lower = certify(lam, cell_rows, block_start, b, row0_start)
-        if lower > best_lower:
-            best_lower = lower
-        if f_val - best_lower <= tol:
-            status = 0
-            break
+                q[c] = s[j] * pi[c]
+            r2[j] = lse[j] + t[j]
+        r1 = _apply_a(q, cell_rows, m) - b
+        mu = 0.0
+        for j in range(nb):
+            mu += s[j] * t[j]
+        mu /= nb
+        res1 = 0.0
+        for r in range(m):
+            res1 = max(res1, abs(r1[r]))
+        # Certify only when the duality measure says we are close: fitting costs sweeps.
+        if mu * nb <= tol or it == max_iter:
+            qf, _worst = fit_marginals(q, cell_full, p_full, 200)
+            f_val = objective(qf, block_start)
+            lower = certify(lam, cell_rows, block_start, b, row0_start)
+            if lower > best_lower:
+                best_lower = lower
+            if f_val < best_f:
+                best_f = f_val
+                best_q = qf
+            if best_f - best_lower <= tol:
+                status = 0
+                break
         if it == max_iter:
             break
-        mu = 0.0
-        for c in range(n):
-            mu += q[c] * z[c]
-        mu /= n
-        for j in range(n_blocks):
-            s = 0.0
-            gsum = 0.0
-            for c in range(block_start[j], block_start[j + 1]):
-                u[c] = q[c] / (1.0 + z[c])
-                s += q[c]
-                gsum += q[c] * z[c] / (1.0 + z[c])
-            gamma[j] = gsum
-        s_mat = _schur(u, gamma, cell_rows, block_start, m)
+        for j in range(nb):
+            w[j] = (1.0 - t[j]) / (s[j] * t[j])
+        s_mat = _schur_dual(q, w, cell_rows, block_start, m)
         chol = _safe_cholesky(s_mat)
-        r_p = _apply_a(q, cell_rows, m) - b
-        # Predictor (sigma = 0), then Mehrotra's corrector with the same factorisation.
-        dq = np.empty(n)
-        dz = np.empty(n)
-        rhs_q = np.empty(n)
-        kv = np.empty(n)
+        sigma_mu = 0.0
         alpha_p = 1.0
         alpha_d = 1.0
-        corr = np.zeros(n)
-        sigma_mu = 0.0
+        dlam = np.zeros(m)
+        corr[:] = 0.0
         for phase in range(2):
             if phase == 1:
                 mu_aff = 0.0
-                for c in range(n):
-                    mu_aff += (q[c] + alpha_p * dq[c]) * (z[c] + alpha_d * dz[c])
-                mu_aff /= n
+                for j in range(nb):
+                    mu_aff += (s[j] + alpha_d * ds[j]) * (t[j] + alpha_p * dt[j])
+                mu_aff /= nb
                 sigma = (mu_aff / mu) ** 3
                 if sigma > 1.0:
                     sigma = 1.0
                 sigma_mu = sigma * mu
-                for c in range(n):
-                    corr[c] = dq[c] * dz[c]
-            for c in range(n):
-                r_c = q[c] * z[c] + corr[c] - sigma_mu
-                rhs_q[c] = -r_d[c] - r_c / q[c]
-            _apply_kinv(rhs_q, u, gamma, block_start, kv)
-            rhs_l = -r_p - _apply_a(kv, cell_rows, m)
-            dlam = _cholesky_solve(chol, rhs_l)
-            _apply_at(dlam, cell_rows, at_lam)
-            for c in range(n):
-                at_lam[c] += rhs_q[c]
-            _apply_kinv(at_lam, u, gamma, block_start, dq)
-            for c in range(n):
-                r_c = q[c] * z[c] + corr[c] - sigma_mu
-                dz[c] = (-r_c - z[c] * dq[c]) / q[c]
-            alpha_p = _max_step(q, dq)
-            alpha_d = _max_step(z, dz)
+                for j in range(nb):
+                    corr[j] = ds[j] * dt[j]
+            for j in range(nb):
+                r3 = s[j] * t[j] + corr[j] - sigma_mu
+                beta = (-r3 + s[j] * r2[j]) / t[j]
+                for c in range(block_start[j], block_start[j + 1]):
+                    v_cells[c] = beta * pi[c]
+            rhs = -r1 - _apply_a(v_cells, cell_rows, m)
+            dlam = _cholesky_solve(chol, rhs)
+            _apply_at(dlam, cell_rows, g)
+            for j in range(nb):
+                adot = 0.0
+                for c in range(block_start[j], block_start[j + 1]):
+                    adot += pi[c] * g[c]
+                dt[j] = -r2[j] - adot
+                r3 = s[j] * t[j] + corr[j] - sigma_mu
+                ds[j] = (-r3 - s[j] * dt[j]) / t[j]
+            alpha_p = _max_step(t, dt)
+            alpha_d = _max_step(s, ds)
         eta = 0.99
-        alpha = min(1.0, eta * min(alpha_p, alpha_d))
-        # Globalise by the KKT residual: the log in grad f is poorly modelled by its
-        # linearisation when cells shrink many-fold, so full steps can undo progress.
-        _apply_at(lam, cell_rows, at_lam)
-        at_dlam = np.empty(n)
-        _apply_at(dlam, cell_rows, at_dlam)
-        m0 = _merit(q, z, at_lam, at_dlam, dq, dz, 0.0, sigma_mu, block_start)
-        for _ls in range(30):
-            m1 = _merit(q, z, at_lam, at_dlam, dq, dz, alpha, sigma_mu, block_start)
-            if m1 <= (1.0 - 1e-4 * alpha) * m0:
+        alpha_p = min(1.0, eta * alpha_p)
+        alpha_d = min(1.0, eta * alpha_d)
+        # Globalise on the KKT residual: softmax is nonlinear, so a full step that the
+        # linear model calls feasible can leave A q far from b (then mu must not race ahead).
+        phi0 = _kkt_merit(
+            lam, s, t, dlam, ds, dt, 0.0, 0.0, sigma_mu, cell_rows, block_start, b, c_val, pi
+        )
+        if it == 0:
+            # Let the first steps leave the (arbitrary) start boldly: the merit may rise up
+            # to 10x while the first value stays in the window.
+            hist[1:] = 10.0 * phi0
+        hist[it % hist.shape[0]] = phi0
+        phi_ref = hist.max()
+        for _ls in range(40):
+            phi1 = _kkt_merit(
+                lam,
+                s,
+                t,
+                dlam,
+                ds,
+                dt,
+                alpha_p,
+                alpha_d,
+                sigma_mu,
+                cell_rows,
+                block_start,
+                b,
+                c_val,
+                pi,
+            )
+            if phi1 <= (1.0 - 1e-4 * min(alpha_p, alpha_d)) * phi_ref:
                 break
-            alpha *= 0.5
-        for c in range(n):
-            q[c] += alpha * dq[c]
-            z[c] += alpha * dz[c]
+            alpha_p *= 0.5
+            alpha_d *= 0.5
         for r in range(m):
-            lam[r] += alpha * dlam[r]
-    return q, lam, f_val, best_lower, it, status
+            lam[r] += alpha_p * dlam[r]
+        for j in range(nb):
+            t[j] += alpha_p * dt[j]
+            s[j] += alpha_d * ds[j]
+    return best_q, lam, best_f, best_lower, it, status

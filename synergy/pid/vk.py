@@ -24,7 +24,7 @@ from synergy._validate import (
     invalid,
     resolve_sources,
 )
-from synergy.pid._vk_solver import Structure, build_structure, certify, objective, solve_newton
+from synergy.pid._vk_solver import Structure, build_structure, certify, objective, solve_dual
 
 __all__ = ["UnionInformation", "s_vk", "union_information"]
 
@@ -328,15 +328,24 @@ class _Raw:
     solver: str
 
 
-_NEWTON_STATUS = {0: "optimal", 1: "iteration limit", 2: "numerical failure"}
+_NEWTON_STATUS = {0: "optimal", 1: "iteration limit"}
 
 
 def _solve_dedicated(s: Structure, tol_nats: float, max_iter: int) -> _Raw:
     if s.n_cells == s.block_start.shape[0] - 1:
         # One cell per x: Q(y | x) is deterministic, f = 0 for the only feasible Q.
         return _Raw(s.q0, 0.0, 0.0, "optimal", 0, "newton")
-    q, _lam, f_val, lower, iterations, status = solve_newton(
-        s.q0, s.cell_rows, s.block_start, s.b, s.row0_start, tol_nats, max_iter
+    q, _lam, f_val, lower, iterations, status = solve_dual(
+        s.cell_rows,
+        s.block_start,
+        s.b,
+        s.row0_start,
+        s.cell_full,
+        s.p_full,
+        tol_nats,
+        max_iter,
+        s.q0,
+        1.0,
     )
     return _Raw(
         q,

@@ -166,3 +166,14 @@ def test_cache_gives_the_same_images():
     lazy, cached = DSprites(factors=factors), DSprites(factors=factors, cache=True)
     idx = np.arange(len(lazy))[::-1]
     np.testing.assert_array_equal(lazy.images(idx), cached.images(idx))
+
+
+def test_streamed_bit_packing_matches_the_array(tmp_path):
+    from synergy.vae.data import _read_packed_images
+
+    rng = np.random.default_rng(0)
+    imgs = (rng.random((23, 64, 64)) < 0.3).astype(np.uint8)
+    np.savez_compressed(tmp_path / "f.npz", imgs=imgs)
+    packed = _read_packed_images(str(tmp_path / "f.npz"), chunk_rows=7)
+    assert packed.shape == (23, 64, 8)
+    np.testing.assert_array_equal(np.unpackbits(packed, axis=-1), imgs)

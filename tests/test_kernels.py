@@ -246,3 +246,19 @@ def test_pure_python_fallback_matches_the_jit() -> None:
     # The jitted sums use several vector accumulators, the pure-Python one a single one.
     np.testing.assert_allclose(pure_long, _kernels.neg_xlogx_rows(x), rtol=1e-14, atol=0)
     np.testing.assert_allclose(pure_short, _kernels.neg_xlogx_rows(y), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("n_tables", [1, 7, 150_001])
+def test_marginal_entropies_match_numpy_marginals(n_tables: int) -> None:
+    rng = np.random.default_rng(17)
+    table_shape = (2, 3, 4)
+    x = rng.random((n_tables, *table_shape))
+    x[..., 0, :] *= rng.random((n_tables, 2, 4)) < 0.5  # some zero cells
+    rows = x.reshape(n_tables, -1)
+    for axes in [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]:
+        dropped = tuple(1 + a for a in range(3) if a not in axes)
+        marginal = np.ascontiguousarray(x.sum(axis=dropped)).reshape(n_tables, -1)
+        expected = _kernels.neg_xlogx_rows(marginal)
+        got = _kernels.marginal_neg_xlogx_rows(rows, table_shape, axes)
+        # Only the order in which marginal cells are summed differs.
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)

@@ -224,7 +224,10 @@ rng = np.random.default_rng(5)
 x = rng.random((3, 2100))
 x[0, :7] = [0.0, 0.25, 5e-324, 1e-310, 2.0**-1022, 0.5, 1.0]
 y = rng.random((40, 6))
-print(json.dumps([_kernels.neg_xlogx_rows(x).tolist(), _kernels.neg_xlogx_rows(y).tolist()]))
+out = [_kernels.neg_xlogx_rows(x), _kernels.neg_xlogx_rows(y)]
+out.append(_kernels.marginal_neg_xlogx_rows(y, (2, 3), (1,)))
+out.append(_kernels.neg_xlogx_rows_checked(x)[1])
+print(json.dumps([a.tolist() for a in out]))
 """
 
 
@@ -238,7 +241,7 @@ def test_pure_python_fallback_matches_the_jit() -> None:
         check=True,
         timeout=600,
     ).stdout
-    pure_long, pure_short = (np.array(v) for v in json.loads(out))
+    pure_long, pure_short, pure_marginal, pure_sums = (np.array(v) for v in json.loads(out))
     rng = np.random.default_rng(5)
     x = rng.random((3, 2100))
     x[0, :7] = [0.0, 0.25, 5e-324, 1e-310, 2.0**-1022, 0.5, 1.0]
@@ -246,6 +249,9 @@ def test_pure_python_fallback_matches_the_jit() -> None:
     # The jitted sums use several vector accumulators, the pure-Python one a single one.
     np.testing.assert_allclose(pure_long, _kernels.neg_xlogx_rows(x), rtol=1e-14, atol=0)
     np.testing.assert_allclose(pure_short, _kernels.neg_xlogx_rows(y), rtol=1e-14, atol=0)
+    marginal = _kernels.marginal_neg_xlogx_rows(y, (2, 3), (1,))
+    np.testing.assert_allclose(pure_marginal, marginal, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(pure_sums, x.sum(axis=1), rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize("n_tables", [1, 7, 150_001])

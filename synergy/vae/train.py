@@ -46,7 +46,7 @@ LOG_NAME = "log.jsonl"
 CHECKPOINT_FORMAT = 1
 CACHE_LIMIT = 65_536  # procedural images kept in memory (256 MiB of uint8)
 # Fields about how a run is carried out, not what it computes: a resumed run may change them.
-RUN_FIELDS = ("steps", "out", "log_every", "checkpoint_every", "progress", "threads")
+RUN_FIELDS = ("steps", "out", "log_every", "checkpoint_every", "progress", "threads", "device")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,10 @@ class TrainConfig:
     checkpoint_every: int = field(default=1000, metadata={"help": "steps between checkpoints"})
     progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    device: str = field(
+        default="cpu",
+        metadata={"help": "'cpu' or 'cuda' (under torchrun, cuda means cuda:LOCAL_RANK)"},
+    )
 
     def __post_init__(self) -> None:
         func = "TrainConfig"
@@ -200,7 +204,10 @@ class Trainer:
         cache = probe is not None and len(probe) <= CACHE_LIMIT
         self.data = DSprites(config.data or None, factors=factors, cache=cache)
         torch.manual_seed(config.seed)
-        self.model = VAE(config.z_dim)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.model = VAE(config.z_dim).to(self.device)
         self.params = list(self.model.parameters())
         self.optimizer = torch.optim.Adam(
             self.params, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2)
@@ -208,7 +215,7 @@ class Trainer:
         self.discriminator: Discriminator | None = None
         self.disc_optimizer: torch.optim.Optimizer | None = None
         if config.model == "factorvae":
-            self.discriminator = Discriminator(config.z_dim)
+            self.discriminator = Discriminator(config.z_dim).to(self.device)
             self.disc_optimizer = torch.optim.Adam(
                 self.discriminator.parameters(),
                 lr=config.disc_lr,
@@ -225,7 +232,8 @@ class Trainer:
         self.step = 0
 
     def next_batch(self) -> torch.Tensor:
-        return self.data.batch(self.data.sample(self.sampler, self.config.batch_size))
+        indices = self.data.sample(self.sampler, self.config.batch_size)
+        return self.data.batch(indices, device=self.device)
 
     def train_step(self) -> LossTerms:
         """One batch: forward, losses, and the model's update rule. Returns the terms."""
@@ -331,6 +339,7 @@ class Trainer:
             "numpy": [np_global[0], np_global[1].tolist(), *np_global[2:]],
             "python": [py[0], list(py[1]), py[2]],
             "sampler": self.sampler.bit_generator.state,
+            "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
 
     def _set_rng_state(self, state: dict[str, Any]) -> None:
@@ -340,6 +349,8 @@ class Trainer:
         version, internal, gauss = state["python"]
         random.setstate((version, tuple(internal), gauss))
         self.sampler.bit_generator.state = state["sampler"]
+        if self.device.type == "cuda" and state.get("cuda") is not None:
+            torch.cuda.set_rng_state(state["cuda"], self.device)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run bit for bit (rank 0's view plus all RNGs)."""
@@ -568,7 +579,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
                     bar.set_postfix(recon=f"{record['recon']:.1f}", kl=f"{record['kl']:.2f}")
                 if trainer.step % config.checkpoint_every == 0:
                     _save(trainer, config, rank)
-                if _any(stop[0]):
+                if _any(stop[0], trainer.device):
                     _save(trainer, config, rank)
                     raise KeyboardInterrupt
         _save(trainer, config, rank)
@@ -577,12 +588,12 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     return trainer
 
 
-def _any(flag: bool) -> bool:
+def _any(flag: bool, device: torch.device) -> bool:
     """True when any process saw Ctrl-C, so that all stop at the same step."""
     _, world = _world()
     if world == 1:
         return flag
-    t = torch.tensor([1 if flag else 0])
+    t = torch.tensor([1 if flag else 0], device=device)
     torch.distributed.all_reduce(t)
     return bool(t.item())
 

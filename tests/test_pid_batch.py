@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -35,6 +36,9 @@ def test_batched_equals_looped(measure, batch, shape, sources) -> None:  # type:
     assert all(isinstance(measure(t, sources), float) for t in tables.reshape(-1, *shape)[:2])
 
 
+@pytest.mark.skipif(
+    numba.config.DISABLE_JIT, reason="a scale check: 1e5 tables through pure-Python kernels"
+)
 def test_hundred_thousand_tables_in_one_call() -> None:
     rng = np.random.default_rng(0)
     tables = rng.dirichlet(np.ones(8), size=100_000).reshape(-1, 2, 2, 2)

@@ -23,7 +23,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "penalty.md"
 
 
 # --- the reference code's way, kept here only as the baseline -----------------------------
-# utils/greedy.py of the Non-Syn VAE: one tensor reduction (and one host sync) per
+# The Non-Syn VAE reference code's greedy: one tensor reduction (and one host sync) per
 # candidate, all z rounds run even after the choice stops changing.
 
 

@@ -203,7 +203,7 @@ def latent_i_max(
     References
     ----------
     V. Griffith and C. Koch, "Quantifying synergistic mutual information", 2014.
-    G. Barrientos and S. Sahoo, "Non-Synergistic Variational Autoencoders", LatinX in AI
+    G. Barrientos, "Non-Synergistic Variational Autoencoders", LatinX in AI
     workshop at NeurIPS 2018.
 
     Examples
@@ -381,8 +381,8 @@ def greedy_best_subset(kl: Tensor, omega: float, *, validate: bool = True) -> Te
 
     References
     ----------
-    G. Barrientos and S. Sahoo, "Non-Synergistic Variational Autoencoders", LatinX in AI
-    workshop at NeurIPS 2018; reference code ``utils/greedy.py`` (PyTorch 0.4.1).
+    G. Barrientos, "Non-Synergistic Variational Autoencoders", LatinX in AI
+    workshop at NeurIPS 2018, and its reference code (PyTorch 0.4.1).
 
     Examples
     --------

@@ -160,3 +160,12 @@ def test_broja_from_union_information(solver: str | None) -> None:
     np.testing.assert_allclose(copy.unique, (1.0, 1.0), atol=1e-6)
     np.testing.assert_allclose(copy.synergy, 0.0, atol=1e-6)
     np.testing.assert_allclose(sum(copy.atoms.values()), 2.0, atol=1e-6)
+
+
+def test_source_order_follows_the_sources_argument() -> None:
+    # UNQ: Y = X1. Listing the sources as [1, 0] makes source 0 the useless X2.
+    result = decompose(UNQ, "imin", sources=[1, 0])
+    np.testing.assert_allclose(result.unique, (0.0, 1.0), atol=1e-12)
+    assert result.sources == ((1,), (0,))
+    np.testing.assert_allclose(i_min(UNQ, [0]), 1.0, atol=1e-12)  # one source: I(X1;Y)
+    np.testing.assert_allclose(wms(UNQ, [0]), 0.0, atol=1e-12)

@@ -161,3 +161,24 @@ def test_lattice_sizes_and_order() -> None:
         i, j = lattice.index(alpha), lattice.index(beta)
         expected = all(any(set(a) <= set(b) for a in alpha) for b in beta)
         assert bool(lattice.below[j, i]) == expected
+
+
+@settings(max_examples=10, deadline=None)
+@given(table=pid_tables(2))
+def test_broja_atoms_are_consistent(table: np.ndarray) -> None:
+    # From the optimum Q: atoms sum to I(X;Y), the atoms below {i} to I(X_i;Y), and
+    # max(0, WMS) <= S_VK <= S_max (Bertschinger et al. 2014; the seed slides' bounds).
+    pytest.importorskip("cvxpy")
+    result = decompose(table, "broja")
+    tol = 1e-6
+    whole = mutual_information(table, (0, 1))
+    np.testing.assert_allclose(sum(result.atoms.values()), whole, atol=tol)
+    np.testing.assert_allclose(
+        result.redundancy + result.unique[0], mutual_information(table, (0,)), atol=tol
+    )
+    np.testing.assert_allclose(
+        result.redundancy + result.unique[1], mutual_information(table, (1,)), atol=tol
+    )
+    assert max(0.0, wms(table)) <= result.synergy + tol
+    assert result.synergy <= s_max(table) + tol
+    assert min(result.atoms.values()) >= -tol

@@ -166,7 +166,8 @@ def main(quick: bool = False) -> str:
         "",
         "### Entropy of one pmf of n cells (uniform random cells, normalised)",
         "",
-        "Median of 9 runs (5 at n = 1e8) after a warm-up call; ratio = median wall time over "
+        ("Median of 5 runs" if quick else "Median of 9 runs (5 at n = 1e8)")
+        + " after a warm-up call; ratio = median wall time over "
         "the median of the read-bandwidth floor `np.sum(p)`. The goal is `synergy.entropy` "
         "within 3x of the floor at 1e7 and 1e8 cells. CPU time is summed over threads. "
         "The fused-checks row is the entropy kernel also returning the sum and the count of "
@@ -190,7 +191,8 @@ def main(quick: bool = False) -> str:
         "(Dirichlet(1) over 8 cells)",
         "",
         "synergy: one call `mutual_information(p, batch_ndim=1)` (I(X1,X2; Y): three entropies "
-        "of marginals), median of 7 runs. dit: `dit.shannon.mutual_information(d, [0, 1], [2])` "
+        f"of marginals), median of {3 if quick else 7} runs. "
+        "dit: `dit.shannon.mutual_information(d, [0, 1], [2])` "
         f"in a loop over {mi['n_dit']} prebuilt `dit.Distribution`s (building them is not "
         "timed), median of 3 loops, divided by the number of tables. Goal: >= 1000x.",
         "",

@@ -1,4 +1,4 @@
-"""Plumbing shared by the closed-form synergy measures: argument checks and source stacks.
+"""Plumbing shared by the closed-form measures: argument checks, marginals, per-source sums.
 
 Specific and mutual information come from synergy.information, the library's one copy of each.
 """

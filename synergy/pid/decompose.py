@@ -197,11 +197,11 @@ def _single_informations(table: np.ndarray, groups: Groups) -> np.ndarray:
 def _imax(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> PIDResult:
     lattice = redundancy_lattice(2)
     single = _single_informations(table, groups) / log2_base
-    union_information = float(i_max_bits(table, 0, groups)) / log2_base
+    i_cup = float(i_max_bits(table, 0, groups)) / log2_base
     whole = float(mutual_informations(table, 0, (union(groups),))[0]) / log2_base
-    shared = single[0] + single[1] - union_information
+    shared = single[0] + single[1] - i_cup
     atoms = _two_source_atoms(
-        lattice, shared, single[0] - shared, single[1] - shared, whole - union_information
+        lattice, shared, single[0] - shared, single[1] - shared, whole - i_cup
     )
     return _result(lattice, atoms, whole, measure="imax", base=base, groups=groups)
 
@@ -221,8 +221,8 @@ def _two_source_atoms(
 def _broja(
     table: np.ndarray, groups: Groups, log2_base: float, base: float, solver: str
 ) -> PIDResult:
-    # Imported here: the union information programme needs cvxpy or the dedicated solver,
-    # neither of which `import synergy` may pull in.
+    # Imported here so that the closed-form measures never load the solver module (and its
+    # numba kernels) just to be imported.
     from synergy.pid.vk import union_information
 
     lattice = redundancy_lattice(2)

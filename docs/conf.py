@@ -1,0 +1,93 @@
+"""Sphinx configuration for the synergy documentation.
+
+Sphinx rather than MkDocs: the library's docstrings are numpydoc, which Sphinx renders
+natively (autodoc + autosummary + numpydoc), and myst-nb executes the MyST-markdown
+notebooks during the build, so every output shown is one the code produced.
+Theme: furo (``pip install furo``).
+
+Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import synergy
+
+# Matplotlib in the notebooks must not need a display.
+os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, os.path.abspath(os.path.dirname(__file__)))
+
+project = "synergy"
+author = "the synergy developers"
+copyright = "the synergy developers"  # noqa: A001 (Sphinx's name)
+release = synergy.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_nb",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "jupyter_execute"]
+templates_path = ["_templates"]
+
+# API reference: one stub page per public name, generated from the docstrings.
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_typehints = "none"  # numpydoc's Parameters section already says the types
+autodoc_default_options = {"member-order": "bysource"}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# MyST: $...$ and $$...$$ maths, ::: fences, colon fences for notes.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# myst-nb runs every notebook on each build (no cache: outputs are never stale) and fails
+# the build (a warning, so -W turns it into an error) when a cell raises.
+nb_execution_mode = "force"
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+html_theme = "furo"
+html_title = f"synergy {release}"
+html_static_path: list[str] = []
+
+# --------------------------------------------------------------------------------------------
+# Docstring fix-ups that keep the source docstrings readable as plain text.
+
+_SECTION_WITH_NOTE = re.compile(
+    r"^(\s*)(Parameters|Attributes|Returns|Yields|Raises|Warns|Notes|Examples|References)"
+    r" \((.+)\)\s*$"
+)
+
+
+def _fix_docstring(app, what, name, obj, options, lines):  # noqa: ANN001, ARG001
+    """Two plain-text conventions of the docstrings that RST would misread.
+
+    A shape such as ``(*batch, n_y)`` opens RST emphasis: escape the star after "(".
+    A section title with a note, ``Attributes (tensors of the batch shape)``, is not a
+    numpydoc section: keep the bare title so that numpydoc parses the section.
+    """
+    for i, line in enumerate(lines):
+        line = re.sub(r"\(\*(?=[A-Za-z_])", r"(\\*", line)
+        match = _SECTION_WITH_NOTE.match(line)
+        if match and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
+            line = f"{match.group(1)}{match.group(2)}"
+            lines[i + 1] = match.group(1) + "-" * len(match.group(2))
+        lines[i] = line
+
+
+def setup(app):  # noqa: ANN001, ANN201
+    # Before numpydoc (priority 500) parses the sections.
+    app.connect("autodoc-process-docstring", _fix_docstring, priority=400)

@@ -479,6 +479,22 @@ def _sum(values, n):
     return total
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _sum_and_sign_bits(x, bits):
+    """(sum of x, bitwise OR of all cells' bit patterns): validation's pass, 2 ops a cell.
+
+    A NaN or infinity makes the sum non-finite and a negative cell sets the sign bit of the
+    OR, so only then do the cells need counting. `reassoc` only reorders the sum.
+    """
+    _prefer_512_bit_vectors()
+    total = 0.0
+    seen = np.int64(0)
+    for j in range(x.shape[0]):
+        total += x[j]
+        seen |= bits[j]
+    return total, seen
+
+
 # mode: what a pass computes. Entropy terms always come with the bad-cell count.
 _TERMS = 0  # -x log2 x sums
 _TERMS_AND_SUMS = 1  # and the sums of x (a second, L1-resident pass)
@@ -490,7 +506,9 @@ def _chunk_pass(x, bits, mode, terms):
     """(sum of -x log2 x or 0, sum of x or 0, bad-cell count) over one L1-sized chunk."""
     n = x.shape[0]
     if mode == _SUMS:
-        return 0.0, _sum(x, n), _count_bad(x)
+        total, seen = _sum_and_sign_bits(x, bits)
+        n_bad = _count_bad(x) if seen < 0 or not math.isfinite(total) else 0
+        return 0.0, total, n_bad
     n_bad = _fill_terms(x, bits, terms)
     total = _sum(x, n) if mode == _TERMS_AND_SUMS else 0.0
     return _sum(terms, n), total, n_bad

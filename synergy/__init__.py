@@ -22,8 +22,17 @@ from synergy.information import (
     mutual_information,
     specific_information,
 )
-from synergy.pid import decompose, i_max, i_min, s_max, wms
-from synergy.pid.vk import s_vk, union_information
+from synergy.pid import (
+    PIDResult,
+    UnionInformation,
+    decompose,
+    i_max,
+    i_min,
+    s_max,
+    s_vk,
+    union_information,
+    wms,
+)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -31,11 +40,13 @@ __all__ = [
     "InvalidDistributionError",
     "InvalidParameterError",
     "InvalidTypeError",
+    "PIDResult",
     "SynergyConvergenceWarning",
+    "UnionInformation",
     "__version__",
     "conditional_entropy",
-    "decompose",
     "conditional_mutual_information",
+    "decompose",
     "entropy",
     "i_max",
     "i_min",

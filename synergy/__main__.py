@@ -16,15 +16,13 @@ import numpy as np
 
 import synergy
 from synergy import mutual_information
-from synergy.pid import decompose, i_max, i_min, s_max, wms
+from synergy.pid import decompose, i_max, i_min, s_max, s_vk, wms
 from synergy.testing import GATES
 
 _Measure = Callable[[np.ndarray], float]
 
 
 def _s_vk(p: np.ndarray) -> float:
-    from synergy.pid.vk import s_vk
-
     return float(s_vk(p))
 
 

@@ -521,15 +521,14 @@ def _short_block(x, bits, n_cols, rows_per_block, block, mode, out, sums, terms)
     r0 = block * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
     xs = x[r0 * n_cols : r1 * n_cols]
-    n_bad = 0
-    if mode == _SUMS:
-        n_bad = _count_bad(xs)
-    else:
-        n_bad = _fill_terms(xs, bits[r0 * n_cols : r1 * n_cols], terms)
-    if mode != _SUMS:
-        _row_sums(terms, n_cols, r1 - r0, out[r0:r1])
+    bs = bits[r0 * n_cols : r1 * n_cols]
     if mode != _TERMS:
         _row_sums(xs, n_cols, r1 - r0, sums[r0:r1])
+    if mode == _SUMS:
+        total, seen = _sum_and_sign_bits(xs, bs)
+        return _count_bad(xs) if seen < 0 or not math.isfinite(total) else 0
+    n_bad = _fill_terms(xs, bs, terms)
+    _row_sums(terms, n_cols, r1 - r0, out[r0:r1])
     return n_bad
 
 

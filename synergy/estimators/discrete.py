@@ -472,7 +472,15 @@ def _encode_columns(columns: Sequence[Any], func: str) -> _Samples:
         raise invalid("columns", func, "at least one sample", "empty columns")
     encoded = [_encode(c, i) for i, c in enumerate(columns)]
     shape = tuple(len(labels) for _, labels in encoded)
-    flat = np.ravel_multi_index(tuple(codes for codes, _ in encoded), shape)
+    try:
+        flat = np.ravel_multi_index(tuple(codes for codes, _ in encoded), shape)
+    except ValueError as exc:  # more cells than an index can address
+        raise invalid(
+            "columns",
+            func,
+            "columns whose joint table (one cell per label combination) fits in memory",
+            f"label counts {list(shape)}",
+        ) from exc
     return _Samples(shape=shape, flat=np.asarray(flat, dtype=np.int64), n=lengths[0])
 
 

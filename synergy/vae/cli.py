@@ -1,4 +1,4 @@
-"""The ``synergy-vae`` command line: ``train``, ``demo`` and ``plot``.
+"""The ``synergy-vae`` command line: ``train``, ``demo``, ``plot`` and ``evaluate``.
 
 Every training flag comes from a field of :class:`synergy.vae.train.TrainConfig`, so the
 defaults live in one place.
@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     plot = sub.add_parser("plot", help="draw traversals, loss curves and activations of a run")
     plot.add_argument("run", help="a run's output directory")
+    evaluate = sub.add_parser("evaluate", help="MIG (Chen and dlib) and FactorVAE score of a run")
+    evaluate.add_argument("run", help="a run's output directory")
+    evaluate.add_argument("--n-points", type=int, default=10_000, help="images encoded for MIG")
+    evaluate.add_argument("--n-votes", type=int, default=800, help="FactorVAE training votes")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the metrics")
     return parser
 
 
@@ -87,6 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = run_demo(args.out, overwrite=args.overwrite, **kwargs)
         for path in paths:
             print(path)
+        return 0
+    if args.command == "evaluate":
+        import json
+
+        from synergy.vae.metrics import evaluate_run
+
+        scores = evaluate_run(
+            args.run, n_points=args.n_points, n_votes=args.n_votes, seed=args.seed
+        )
+        print(json.dumps(scores, indent=2))
         return 0
     from synergy.vae.plots import plot_run
 

@@ -21,6 +21,8 @@ DEMO_CONFIG: dict[str, Any] = {
     "grid": "scale=3,orientation=8,posX=8,posY=8",
     "log_every": 10,
     "checkpoint_every": 200,
+    # One thread: two OpenMP threads on a busy 2-core machine ran 10-20x slower in our tests.
+    "threads": 1,
 }
 
 

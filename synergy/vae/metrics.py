@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIGResult",
+    "evaluate_run",
     "factor_vae_score",
     "mean_activations",
     "mig",
@@ -385,3 +386,35 @@ def _group_mean(
     means = np.full_like(sums, np.nan)
     np.divide(sums, counts[:, None], out=means, where=counts[:, None] > 0)
     return means.reshape(na, nb, dims)
+
+
+def evaluate_run(
+    run: str,
+    *,
+    n_points: int | None = 10_000,
+    n_votes: int = 800,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Score a run directory's model: MIG (both protocols) and the FactorVAE score.
+
+    Writes ``metrics.json`` into the run and returns the same numbers: ``mig_chen``,
+    ``mig_dlib``, ``factor_vae_score`` and the ``step`` of the checkpoint.
+    """
+    import json
+    import os
+
+    from synergy.vae.train import load_run
+
+    model, data, state = load_run(run)
+    encode = model_encoder(model, data)
+    scores = {
+        "step": float(state["step"]),
+        "mig_chen": mig(encode, data, protocol="chen", n_points=n_points, seed=seed).score,
+        "mig_dlib": mig(encode, data, protocol="dlib", n_points=n_points, seed=seed).score,
+        "factor_vae_score": factor_vae_score(
+            encode, data, n_train=n_votes, n_eval=n_votes // 2, seed=seed
+        ),
+    }
+    with open(os.path.join(run, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(scores, f, indent=2)
+    return scores

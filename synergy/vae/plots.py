@@ -204,19 +204,13 @@ def plot_run(
     """Draw the three pictures of a finished run directory into it; returns their paths."""
     import torch
 
-    from synergy.vae.data import DSprites
     from synergy.vae.metrics import mean_activations, model_encoder
-    from synergy.vae.model import VAE
-    from synergy.vae.train import TrainConfig, load_checkpoint
+    from synergy.vae.train import load_run
 
     run = os.fspath(run)
-    state = load_checkpoint(run)
+    model, run_data, state = load_run(run)
     config = state["config"]
-    model = VAE(config["z_dim"])
-    model.load_state_dict(state["model"])
-    if data is None:
-        grid = TrainConfig(**config).factors()
-        data = DSprites(config["data"] or None, factors=grid)
+    data = run_data if data is None else data
     rng = np.random.default_rng(seed)
     images = data.batch(rng.choice(len(data), size=min(10, len(data)), replace=False))
     paths = [

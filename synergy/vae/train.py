@@ -35,7 +35,7 @@ from synergy.vae.losses import (
 )
 from synergy.vae.model import VAE, reparameterize
 
-__all__ = ["MODELS", "UPDATES", "TrainConfig", "Trainer", "load_checkpoint", "train"]
+__all__ = ["MODELS", "UPDATES", "TrainConfig", "Trainer", "load_checkpoint", "load_run", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,13 @@ class Trainer:
     0.4.1's ``zero_grad`` left zero tensors, not ``None``). Adam's step count therefore rises by
     two per batch. ``update="fused"`` sums the losses and takes one step: cheaper, one moment
     update per batch, and not what the paper ran.
+
+    The two are different optimisers, not two schedules of one. Adam divides each step by a
+    running gradient scale, so in ``reference`` the penalty's own step has a size set mostly by
+    the learning rate, whatever ``alpha`` is (alpha acts through the moment estimates the two
+    gradients share); in ``fused`` the penalty's gradient is added to the ELBO's before the
+    division, so alpha sets its weight directly. The decoder also takes a second, momentum-only
+    step per batch in ``reference``. Results tuned for one mode do not carry over to the other.
     """
 
     def __init__(self, config: TrainConfig) -> None:
@@ -431,6 +438,17 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     return state
 
 
+def load_run(run: str | os.PathLike[str]) -> tuple[VAE, DSprites, dict[str, Any]]:
+    """The trained model (eval mode, CPU), its dataset and the checkpoint of a run directory."""
+    state = load_checkpoint(os.fspath(run))
+    config = TrainConfig(**state["config"])
+    model = VAE(config.z_dim)
+    model.load_state_dict(state["model"])
+    model.eval()
+    data = DSprites(config.data or None, factors=config.factors())
+    return model, data, state
+
+
 # --------------------------------------------------------------------------------------------
 # The loop.
 
@@ -554,7 +572,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
         if ckpt is not None:
             _truncate_log(log_path, trainer.step)
         elif os.path.exists(log_path):
-            os.remove(log_path)  # --overwrite: a fresh run's log starts empty
+            open(log_path, "w").close()  # --overwrite: a fresh run's log starts empty
     from tqdm.auto import tqdm
 
     bar = tqdm(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -51,3 +53,24 @@ def test_demo_command_runs_briefly(tmp_path, capsys):
     printed = capsys.readouterr().out.split()
     assert any(p.endswith("traversals.png") for p in printed)
     assert (out / "activations.png").exists()
+
+
+def test_evaluate_command_writes_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    train(
+        TrainConfig(
+            steps=1,
+            batch_size=4,
+            z_dim=3,
+            grid="posX=2,posY=2,scale=2,orientation=2",
+            out=str(out),
+            progress=False,
+        )
+    )
+    code = cli.main(["evaluate", str(out), "--n-points", "40", "--n-votes", "10"])
+    assert code == 0
+    scores = json.loads((out / "metrics.json").read_text())
+    assert set(scores) == {"step", "mig_chen", "mig_dlib", "factor_vae_score"}
+    for key in ("mig_dlib", "factor_vae_score"):
+        assert 0.0 <= scores[key] <= 1.0
+    assert json.loads(capsys.readouterr().out) == scores

@@ -33,3 +33,23 @@ def test_package_logger_has_only_a_null_handler():
 
     handlers = logging.getLogger("synergy").handlers
     assert [type(h) for h in handlers] == [logging.NullHandler]
+
+
+def test_estimators_namespace_imports_torch_only_on_use():
+    code = (
+        "import sys, synergy.estimators as e;"
+        "before = 'torch' in sys.modules;"
+        "e.kl_per_dim;"
+        "print(before, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_every_namespace_exports_what_its_all_lists():
+    import importlib
+
+    for name in ["synergy", "synergy.tables", "synergy.testing", "synergy.pid", "synergy.estimators"]:
+        module = importlib.import_module(name)
+        missing = [n for n in module.__all__ if not hasattr(module, n)]
+        assert not missing, f"{name} lists {missing} in __all__ but does not define them"

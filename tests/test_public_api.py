@@ -49,7 +49,13 @@ def test_estimators_namespace_imports_torch_only_on_use():
 def test_every_namespace_exports_what_its_all_lists():
     import importlib
 
-    for name in ["synergy", "synergy.tables", "synergy.testing", "synergy.pid", "synergy.estimators"]:
+    for name in [
+        "synergy",
+        "synergy.tables",
+        "synergy.testing",
+        "synergy.pid",
+        "synergy.estimators",
+    ]:
         module = importlib.import_module(name)
         missing = [n for n in module.__all__ if not hasattr(module, n)]
         assert not missing, f"{name} lists {missing} in __all__ but does not define them"

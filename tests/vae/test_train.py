@@ -87,7 +87,8 @@ def test_reference_update_equals_two_manual_adam_steps(tmp_path):
         p.grad = torch.zeros_like(p) if g is None else g
     manual.optimizer.step()
     for a, b in zip(trainer.params, manual.params, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+        # Steps are ~lr = 1e-4 per parameter, so 1e-6 still tells a missing step apart.
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("model", ["vae", "betavae", "btcvae", "factorvae", "nonsyn"])

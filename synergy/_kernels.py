@@ -7,6 +7,7 @@ The cost of an entropy is the logarithm, so the kernels carry their own vectoris
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -714,6 +715,19 @@ def table_checks(x: np.ndarray) -> tuple[np.ndarray, int]:
     return sums, n_bad
 
 
+@functools.lru_cache(maxsize=256)
+def _marginal_groups(table_shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
+    """For each cell of a C-ordered table, the flat index of its cell in the marginal."""
+    kept_shape = tuple(table_shape[a] for a in axes)
+    grids = np.indices(table_shape, sparse=True)
+    groups = np.ravel_multi_index(
+        [np.broadcast_to(grids[a], table_shape) for a in axes], kept_shape
+    ).ravel()
+    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    groups.flags.writeable = False  # shared by every call through the cache
+    return groups
+
+
 def marginal_neg_xlogx_rows(
     x: np.ndarray, table_shape: tuple[int, ...], axes: tuple[int, ...]
 ) -> np.ndarray:
@@ -733,15 +747,10 @@ def marginal_neg_xlogx_rows(
         raise ValueError("rows of x must hold prod(table_shape) cells")
     if tuple(axes) == tuple(range(len(table_shape))):
         return neg_xlogx_rows(x)
-    kept_shape = tuple(table_shape[a] for a in axes)
-    n_groups = math.prod(kept_shape)
+    groups = _marginal_groups(tuple(table_shape), tuple(axes))
+    n_groups = math.prod(table_shape[a] for a in axes)
     if n_rows == 0 or n_groups == 0:
         return np.zeros(n_rows)
-    grids = np.indices(table_shape, sparse=True)
-    groups = np.ravel_multi_index(
-        [np.broadcast_to(grids[a], table_shape) for a in axes], kept_shape
-    ).ravel()
-    groups = np.ascontiguousarray(groups, dtype=np.int64)
     out = np.zeros(n_rows)
     flat = x.reshape(-1)
     if numba.get_num_threads() > 1 and flat.size >= _PARALLEL_MIN_CELLS:

@@ -14,9 +14,11 @@ __all__ = [
     "Decoder",
     "Encoder",
     "TrainConfig",
+    "evaluate_run",
     "factor_vae_score",
     "mean_activations",
     "mig",
+    "plot_run",
     "run_demo",
     "train",
 ]
@@ -30,6 +32,8 @@ _WHERE = {
     "train": "train",
     "run_demo": "demo",
     "mig": "metrics",
+    "evaluate_run": "metrics",
+    "plot_run": "plots",
     "factor_vae_score": "metrics",
     "mean_activations": "metrics",
 }

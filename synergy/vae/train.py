@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import random
 import signal
@@ -595,8 +594,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                     bar.set_postfix(recon=f"{record['recon']:.1f}", kl=f"{record['kl']:.2f}")
-                if trainer.step % config.checkpoint_every == 0:
-                    _save(trainer, config, rank)
+                if trainer.step % config.checkpoint_every == 0 and trainer.step < config.steps:
+                    _save(trainer, config, rank)  # the last step is saved below
                 if _any(stop[0], trainer.device):
                     _save(trainer, config, rank)
                     raise KeyboardInterrupt
@@ -629,8 +628,3 @@ def _maybe_init_distributed() -> None:
     if not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
-
-
-def steps_per_epoch(data: DSprites, batch_size: int) -> int:
-    """How many batches one pass over the data takes (for choosing ``steps``)."""
-    return math.ceil(len(data) / batch_size)

@@ -16,9 +16,11 @@ def test_all_names_resolve():
             "Encoder",
             "TrainConfig",
             "VAE",
+            "evaluate_run",
             "factor_vae_score",
             "mean_activations",
             "mig",
+            "plot_run",
             "run_demo",
             "train",
         ]

@@ -6,6 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synergy._validate import InvalidParameterError
 from synergy.vae.data import FACTOR_SIZES, N_IMAGES, DSprites, factor_values, render
@@ -177,3 +179,34 @@ def test_streamed_bit_packing_matches_the_array(tmp_path):
     packed = _read_packed_images(str(tmp_path / "f.npz"), chunk_rows=7)
     assert packed.shape == (23, 64, 8)
     np.testing.assert_array_equal(np.unpackbits(packed, axis=-1), imgs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    counts=st.tuples(
+        st.integers(1, 3),
+        st.integers(1, 6),
+        st.integers(1, 40),
+        st.integers(1, 32),
+        st.integers(1, 32),
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_reduced_grid_round_trip_property(counts, seed):
+    names = ("shape", "scale", "orientation", "posX", "posY")
+    data = DSprites(factors=dict(zip(names, counts, strict=True)))
+    idx = np.random.default_rng(seed).integers(0, len(data), size=20)
+    np.testing.assert_array_equal(data.index_of(data.factors_of(idx)), idx)
+    cls = data.latents_classes(idx)
+    full = DSprites()
+    np.testing.assert_array_equal(full.latents_classes(full.index_of(cls)), cls)
+    # Orientation picks never include both 0 and 2 pi (the same picture).
+    assert not {0, 39} <= set(data.classes[3].tolist())
+
+
+def test_loader_refuses_object_images(tmp_path):
+    from synergy.vae.data import _read_packed_images
+
+    np.savez(tmp_path / "obj.npz", imgs=np.array([None, 1], dtype=object))
+    with pytest.raises(InvalidParameterError, match="imgs"):
+        _read_packed_images(str(tmp_path / "obj.npz"))

@@ -213,8 +213,13 @@ def certify(
     return value
 
 
-_PIVOT_FLOOR = 1e-14  # pivot / original diagonal below which the pivot is rounding noise
+_PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
+_BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
+_REFINE = 1
+_TINY_STEP = 1e-2
+_STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
+_TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
 _MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
 
 
@@ -414,8 +419,11 @@ def _kkt_merit(
     b: np.ndarray,
     c_val: np.ndarray,
     pi: np.ndarray,
-) -> float:
-    """||A q - b||^2 + ||lse + t||^2 + ||s t - target||^2 at the trial step (uses c_val, pi)."""
+) -> tuple[float, float, float]:
+    """||A q - b||^2 + ||lse + t||^2 + ||s t - target||^2 at the trial step (uses c_val, pi).
+
+    Also returns max |A q - b| and the duality measure mu = s.t / n_blocks there.
+    """
     m = b.shape[0]
     nb = block_start.shape[0] - 1
     lam_try = lam + alpha_p * dlam
@@ -423,20 +431,24 @@ def _kkt_merit(
     _apply_at(lam_try, cell_rows, c_val)
     _softmax_blocks(c_val, block_start, pi, lse)
     total = 0.0
+    mu = 0.0
     q = np.empty(pi.shape[0])
     for j in range(nb):
         s_try = s[j] + alpha_d * ds[j]
         t_try = t[j] + alpha_p * dt[j]
+        mu += s_try * t_try
         for c in range(block_start[j], block_start[j + 1]):
             q[c] = s_try * pi[c]
         r2 = lse[j] + t_try
         r3 = s_try * t_try - target
         total += r2 * r2 + r3 * r3
     r1 = _apply_a(q, cell_rows, m)
+    worst = 0.0
     for r in range(m):
         d = r1[r] - b[r]
         total += d * d
-    return total
+        worst = max(worst, abs(d))
+    return total, worst, mu / nb
 
 
 @numba.njit(cache=True)
@@ -461,7 +473,7 @@ def solve_dual(
     predictor-corrector; the Newton system reduces to S = A (diag q + w q q^T) A^T.
 
     Returns q (fitted to the marginals), lam, f(q), certified lower bound, iterations,
-    status (0 converged, 1 iteration limit).
+    status (0 converged, 1 iteration limit, 2 stalled).
     """
     n = cell_rows.shape[0]
     m = b.shape[0]
@@ -495,9 +507,11 @@ def solve_dual(
         if start_shift <= 0.0:
             s[j] = 1.0 / nb
         else:
-            s[j] = 0.0
+            # Half the start's mass, half uniform: a block that q0 nearly empties would
+            # otherwise pin the masses' step length at zero from the first iteration.
+            s[j] = 0.5 / nb
             for c in range(block_start[j], block_start[j + 1]):
-                s[j] += q0[c]
+                s[j] += 0.5 * q0[c]
     q = np.empty(n)
     v_cells = np.empty(n)
     g = np.empty(n)
@@ -507,6 +521,8 @@ def solve_dual(
     ds = np.empty(nb)
     corr = np.zeros(nb)
     hist = np.full(_MEMORY, -np.inf)
+    balance = 0.0
+    tiny_steps = 0
     best_q = q.copy()
     best_f = np.inf
     best_lower = -np.inf
@@ -528,7 +544,7 @@ def solve_dual(
         for r in range(m):
             res1 = max(res1, abs(r1[r]))
         # Certify only when the duality measure says we are close: fitting costs sweeps.
-        if mu * nb <= tol or it == max_iter:
+        if mu * nb <= _TRY_CERTIFY * tol or it == max_iter:
             qf, _worst = fit_marginals(q, cell_full, p_full, 200)
             f_val = objective(qf, block_start)
             lower = certify(lam, cell_rows, block_start, b, row0_start)
@@ -542,6 +558,9 @@ def solve_dual(
                 break
         if it == max_iter:
             break
+        if it == 0:
+            # Capped: a start that is already feasible (res1 = 0) must not forbid all rounding.
+            balance = mu / max(res1, mu)
         for j in range(nb):
             w[j] = (1.0 - t[j]) / (s[j] * t[j])
         s_mat = _schur_dual(q, w, cell_rows, block_start, m)
@@ -560,7 +579,7 @@ def solve_dual(
                 sigma = (mu_aff / mu) ** 3
                 if sigma > 1.0:
                     sigma = 1.0
-                sigma_mu = sigma * mu
+                sigma_mu = max(sigma * mu, _BALANCE * balance * res1)
                 for j in range(nb):
                     corr[j] = ds[j] * dt[j]
             for j in range(nb):
@@ -570,6 +589,10 @@ def solve_dual(
                     v_cells[c] = beta * pi[c]
             rhs = -r1 - _apply_a(v_cells, cell_rows, m)
             dlam = _cholesky_solve(chol, rhs)
+            # One step of iterative refinement: S is ill-conditioned near the optimum.
+            for _ref in range(_REFINE):
+                res_lin = rhs - s_mat @ dlam
+                dlam += _cholesky_solve(chol, res_lin)
             _apply_at(dlam, cell_rows, g)
             for j in range(nb):
                 adot = 0.0
@@ -585,7 +608,7 @@ def solve_dual(
         alpha_d = min(1.0, eta * alpha_d)
         # Globalise on the KKT residual: softmax is nonlinear, so a full step that the
         # linear model calls feasible can leave A q far from b (then mu must not race ahead).
-        phi0 = _kkt_merit(
+        phi0, _r0, _m0 = _kkt_merit(
             lam, s, t, dlam, ds, dt, 0.0, 0.0, sigma_mu, cell_rows, block_start, b, c_val, pi
         )
         if it == 0:
@@ -595,7 +618,7 @@ def solve_dual(
         hist[it % hist.shape[0]] = phi0
         phi_ref = hist.max()
         for _ls in range(40):
-            phi1 = _kkt_merit(
+            phi1, res_try, mu_try = _kkt_merit(
                 lam,
                 s,
                 t,
@@ -611,10 +634,23 @@ def solve_dual(
                 c_val,
                 pi,
             )
-            if phi1 <= (1.0 - 1e-4 * min(alpha_p, alpha_d)) * phi_ref:
+            # Infeasibility may not lag behind complementarity (Wright 1997, ch. 6): once
+            # mu is far below what A q - b justifies, the iterates stick to a wrong face.
+            if (
+                phi1 <= (1.0 - 1e-4 * min(alpha_p, alpha_d)) * phi_ref
+                and mu_try >= _BALANCE * balance * res_try
+            ):
                 break
             alpha_p *= 0.5
             alpha_d *= 0.5
+        # A run of tiny steps means rounding now dominates the Newton direction.
+        if alpha_p < _TINY_STEP:
+            tiny_steps += 1
+            if tiny_steps >= _STALL_STEPS:
+                status = 2
+                break
+        else:
+            tiny_steps = 0
         for r in range(m):
             lam[r] += alpha_p * dlam[r]
         for j in range(nb):

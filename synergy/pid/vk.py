@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import entr
+from scipy.special import entr, xlogy
 
 from synergy._validate import (
     InvalidParameterError,
@@ -30,7 +30,7 @@ __all__ = ["UnionInformation", "s_vk", "union_information"]
 
 _FUNC = "union_information"
 _SOLVERS = ("auto", "dedicated", "newton", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos", "cvxpy-scs")
-_DEFAULT_TOL = 1e-11
+_DEFAULT_TOL = 1e-10
 _DEFAULT_MAX_ITER = 200
 
 
@@ -228,38 +228,22 @@ def union_information(
     t = as_table(p, func=_FUNC, validate=validate, min_table_ndim=2)
     groups = resolve_sources(sources, t.ndim, func=_FUNC, min_sources=2)
     merged = _merge_sources(t, groups)
-    structure = build_structure(merged)
-    h_y = _entropy_nats(structure.py)
+    h_y = _entropy_nats(merged.sum(axis=tuple(range(merged.ndim - 1))))
     mi_nats = h_y + _entropy_nats(merged.sum(axis=-1)) - _entropy_nats(merged)
     tol_nats = float(tol) * log_base
-
-    if solver in ("auto", "newton"):
-        raw = _solve_dedicated(structure, tol_nats, int(max_iter))
-        if raw.status != "optimal":
-            knob = "Raise `max_iter`" if raw.status == "iteration limit" else "Loosen `tol`"
-            fallback = " Falling back to cvxpy." if solver == "auto" else ""
-            warnings.warn(
-                f"union_information's Newton solver stopped with status {raw.status!r} after "
-                f"{raw.iterations} iterations, duality gap {raw.gap / log_base:.3g} > tol "
-                f"{tol:.3g}. {knob} (or use solver='cvxpy').{fallback}",
-                SynergyConvergenceWarning,
-                stacklevel=2,
-            )
-            if solver == "auto":
-                raw = _solve_cvxpy(structure, "cvxpy", tol_nats, int(max_iter))
+    core, used, core_shape = _reduce(merged)
+    if core.ndim < 3:
+        # Fewer than two sources with two used symbols: Q = P is the only feasible Q.
+        f_core = float(xlogy(core, core).sum() - xlogy(q_x := core.sum(axis=-1), q_x).sum())
+        raw = _Raw(core.ravel(), f_core, 0.0, "optimal", 0, "closed-form")
+        q_core = raw.q_cells
     else:
-        raw = _solve_cvxpy(structure, solver, tol_nats, int(max_iter))
-        if raw.status != "optimal":
-            warnings.warn(
-                f"union_information's {raw.solver} stopped with status {raw.status!r}; "
-                "raise `max_iter` or try another solver.",
-                SynergyConvergenceWarning,
-                stacklevel=2,
-            )
-
-    q_flat = np.zeros(merged.size)
-    q_flat[structure.cell_flat] = raw.q_cells
-    q = q_flat.reshape(merged.shape)
+        structure = build_structure(core)
+        raw = _solve(structure, solver, tol_nats, int(max_iter), float(tol), log_base)
+        q_core = np.zeros(core.size)
+        q_core[structure.cell_flat] = raw.q_cells
+    q = np.zeros(merged.shape)
+    q[np.ix_(*used)] = q_core.reshape(core_shape)
     value_nats = h_y + raw.f
     unique: tuple[float, ...] | None = None
     shared: float | None = None
@@ -278,6 +262,55 @@ def union_information(
         solver=raw.solver,
         base=float(base),
     )
+
+
+def _reduce(merged: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], tuple[int, ...]]:
+    """Drop unused symbols, then sources left with one symbol (they constrain only P(y)).
+
+    Returns the core table, the used symbols of every merged axis, and the core's shape with
+    the dropped sources kept as axes of length 1 (to embed Q back into the merged shape).
+    """
+    axes = range(merged.ndim)
+    used = [np.flatnonzero(merged.sum(axis=tuple(a for a in axes if a != ax)) > 0) for ax in axes]
+    core = merged[np.ix_(*used)]
+    core_shape = core.shape
+    squeeze = tuple(ax for ax in range(core.ndim - 1) if core.shape[ax] == 1)
+    if squeeze:
+        core = core.sum(axis=squeeze)
+    return np.ascontiguousarray(core), used, core_shape
+
+
+def _solve(
+    structure: Structure, solver: str, tol_nats: float, max_iter: int, tol: float, log_base: float
+) -> _Raw:
+    if solver in ("auto", "newton"):
+        raw = _solve_dedicated(structure, tol_nats, max_iter)
+        if raw.status != "optimal":
+            knob = (
+                "Raise `max_iter`"
+                if raw.status == "iteration limit"
+                else "Loosen `tol` (rounding limits this table's certificate)"
+            )
+            fallback = " Falling back to cvxpy." if solver == "auto" else ""
+            warnings.warn(
+                f"union_information's Newton solver stopped with status {raw.status!r} after "
+                f"{raw.iterations} iterations, duality gap {raw.gap / log_base:.3g} > tol "
+                f"{tol:.3g}. {knob} (or use solver='cvxpy').{fallback}",
+                SynergyConvergenceWarning,
+                stacklevel=3,
+            )
+            if solver == "auto":
+                raw = _solve_cvxpy(structure, "cvxpy", tol_nats, max_iter)
+    else:
+        raw = _solve_cvxpy(structure, solver, tol_nats, max_iter)
+        if raw.status != "optimal":
+            warnings.warn(
+                f"union_information's {raw.solver} stopped with status {raw.status!r}; "
+                "raise `max_iter` or try another solver.",
+                SynergyConvergenceWarning,
+                stacklevel=3,
+            )
+    return raw
 
 
 def s_vk(
@@ -328,7 +361,7 @@ class _Raw:
     solver: str
 
 
-_NEWTON_STATUS = {0: "optimal", 1: "iteration limit"}
+_NEWTON_STATUS = {0: "optimal", 1: "iteration limit", 2: "stalled"}
 
 
 def _solve_dedicated(s: Structure, tol_nats: float, max_iter: int) -> _Raw:

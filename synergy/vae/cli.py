@@ -36,7 +36,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             )
         else:
             parser.add_argument(
-                flag, dest=f.name, type=type(f.default), default=f.default, help=help_text
+                flag,
+                dest=f.name,
+                type=type(f.default),
+                default=f.default,
+                choices=f.metadata.get("choices"),
+                help=help_text,
             )
 
 

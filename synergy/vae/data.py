@@ -237,7 +237,9 @@ class DSprites:
     factors : mapping of str to int or sequence of int, optional
         A smaller grid for quick runs: per factor name, either a count of evenly spread classes
         or the class indices to keep, e.g. ``{"posX": 8, "posY": 8}``. Factors not named keep
-        all their classes. Class indices always refer to the full grid.
+        all their classes. Class indices always refer to the full grid. Orientation counts
+        spread over the 39 distinct angles (0 and 2 pi are one picture), so
+        ``{"orientation": 40}`` keeps 39.
     cache : bool
         Draw every image of the (reduced) grid once, up front, and keep them as uint8
         (4 KiB per image): worth it for small grids that are sampled many times.

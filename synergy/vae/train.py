@@ -63,7 +63,7 @@ class TrainConfig:
     'betavae'
     """
 
-    model: str = field(default="nonsyn", metadata={"help": f"one of {', '.join(MODELS)}"})
+    model: str = field(default="nonsyn", metadata={"help": "what to train", "choices": MODELS})
     steps: int = field(default=1000, metadata={"help": "total optimisation steps (batches)"})
     batch_size: int = field(default=64, metadata={"help": "images per batch (per process)"})
     z_dim: int = field(default=10, metadata={"help": "latent dimensions"})
@@ -75,15 +75,18 @@ class TrainConfig:
     update: str = field(
         default="reference",
         metadata={
+            "choices": UPDATES,
             "help": "nonsyn: 'reference' (two Adam steps per batch, as the paper's code) or "
-            "'fused' (one step on the summed loss)"
+            "'fused' (one step on the summed loss)",
         },
     )
     beta: float = field(default=4.0, metadata={"help": "betavae: KL weight"})
     tc_alpha: float = field(default=1.0, metadata={"help": "btcvae: index-code MI weight"})
     tc_beta: float = field(default=6.0, metadata={"help": "btcvae: total correlation weight"})
     tc_gamma: float = field(default=1.0, metadata={"help": "btcvae: dimension-wise KL weight"})
-    tc_method: str = field(default="mss", metadata={"help": "btcvae: 'mss' or 'mws' sampling"})
+    tc_method: str = field(
+        default="mss", metadata={"help": "btcvae: minibatch sampling", "choices": ("mss", "mws")}
+    )
     factor_gamma: float = field(default=35.0, metadata={"help": "factorvae: TC weight"})
     disc_lr: float = field(default=1e-4, metadata={"help": "factorvae: discriminator Adam lr"})
     disc_beta1: float = field(default=0.5, metadata={"help": "factorvae: discriminator beta1"})

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from synergy._kernels import table_checks
+
 __all__ = [
     "InvalidDistributionError",
     "InvalidParameterError",
@@ -139,6 +141,7 @@ def as_table(
     validate: bool = True,
     min_table_ndim: int = 1,
     normalized: bool = True,
+    check_values: bool = True,
 ) -> np.ndarray:
     """Turn ``p`` into a float64 array of probability tables, checked unless ``validate=False``.
 
@@ -149,6 +152,9 @@ def as_table(
     normalized : bool
         If true each table must sum to 1 within :func:`sum_tolerance`; if false only
         finiteness and non-negativity are checked (counts, unnormalised weights).
+    check_values : bool
+        If false, check only type and shape: for callers that check the values in a
+        fused kernel pass of their own and call again with it true to word an error.
 
     Returns
     -------
@@ -185,16 +191,22 @@ def as_table(
         )
     tol = sum_tolerance(arr.dtype)
     arr64 = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr64).all():
-        bad = float(arr64[~np.isfinite(arr64)].ravel()[0])
-        raise invalid(
-            param,
-            func,
-            "finite (no NaN or infinity)",
-            f"a table containing {bad!r}",
-            kind=InvalidDistributionError,
-        )
-    if (arr64 < 0).any():
+    if not check_values:
+        return arr64
+    n_tables = int(np.prod(arr64.shape[:batch_ndim], dtype=np.int64))
+    # One fused pass (row sums and a count of negative or non-finite cells); the slower
+    # numpy passes below run only to word the error once something is wrong.
+    totals, n_bad = table_checks(arr64.reshape(n_tables, -1))
+    if n_bad:
+        if not np.isfinite(arr64).all():
+            bad = float(arr64[~np.isfinite(arr64)].ravel()[0])
+            raise invalid(
+                param,
+                func,
+                "finite (no NaN or infinity)",
+                f"a table containing {bad!r}",
+                kind=InvalidDistributionError,
+            )
         raise invalid(
             param,
             func,
@@ -203,10 +215,9 @@ def as_table(
             kind=InvalidDistributionError,
         )
     if normalized:
-        totals = arr64.reshape((*arr64.shape[:batch_ndim], -1)).sum(axis=-1)
         off = np.abs(totals - 1.0)
         if (off > tol).any():
-            worst = float(np.ravel(totals)[np.argmax(np.ravel(off))])
+            worst = float(totals[np.argmax(off)])
             hint = (
                 "These look like counts: pass them through synergy.tables.from_counts "
                 "(or normalize=True where offered)."
@@ -222,16 +233,14 @@ def as_table(
                 kind=InvalidDistributionError,
                 hint=hint,
             )
-    else:
-        totals = arr64.reshape((*arr64.shape[:batch_ndim], -1)).sum(axis=-1)
-        if (totals <= 0).any():
-            raise invalid(
-                param,
-                func,
-                "a table with a positive total",
-                "a table whose entries are all zero",
-                kind=InvalidDistributionError,
-            )
+    elif (totals <= 0).any():
+        raise invalid(
+            param,
+            func,
+            "a table with a positive total",
+            "a table whose entries are all zero",
+            kind=InvalidDistributionError,
+        )
     return arr64
 
 

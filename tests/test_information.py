@@ -249,3 +249,16 @@ def test_public_functions_are_exported():
     ]:
         assert name in synergy.__all__
         assert callable(getattr(synergy, name))
+
+
+def test_fused_validation_gives_the_same_bits_and_the_same_errors():
+    rng = np.random.default_rng(4)
+    p = rng.random(50_000 // SCALE)
+    p /= p.sum()
+    assert entropy(p) == entropy(p, validate=False)
+    bad = p.copy()
+    bad[7] = -bad[7]
+    with pytest.raises(synergy.InvalidDistributionError, match="non-negative"):
+        entropy(bad)
+    with pytest.raises(synergy.InvalidDistributionError, match="summing to 1"):
+        entropy(p * 1.01)

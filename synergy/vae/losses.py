@@ -14,8 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "BetaTCVAELoss",
     "Discriminator",
     "LossTerms",
+    "NonSynLoss",
+    "VAELoss",
     "betatcvae_loss",
     "discriminator_loss",
     "factorvae_loss",
@@ -259,3 +262,70 @@ def discriminator_loss(
     zeros = torch.zeros(len(z), dtype=torch.long, device=z.device)
     ones = torch.ones(len(z_other), dtype=torch.long, device=z.device)
     return 0.5 * (F.cross_entropy(d_true, zeros) + F.cross_entropy(d_perm, ones))
+
+
+# Thin modules over the functions, for code that composes losses as nn.Modules.
+
+
+class VAELoss(nn.Module):
+    """``vae_loss`` as a module: ``VAELoss(beta)(x, logits, mu, logvar) -> LossTerms``."""
+
+    def __init__(self, beta: float = 1.0) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def forward(
+        self, x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    ) -> LossTerms:
+        return vae_loss(x, logits, mu, logvar, beta=self.beta)
+
+
+class BetaTCVAELoss(nn.Module):
+    """``betatcvae_loss`` as a module; ``forward(x, logits, mu, logvar, z) -> LossTerms``."""
+
+    def __init__(
+        self,
+        dataset_size: int,
+        *,
+        alpha: float = 1.0,
+        beta: float = 6.0,
+        gamma: float = 1.0,
+        method: str = "mss",
+    ) -> None:
+        super().__init__()
+        self.dataset_size = dataset_size
+        self.alpha, self.beta, self.gamma, self.method = alpha, beta, gamma, method
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        logits: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        z: torch.Tensor,
+    ) -> LossTerms:
+        return betatcvae_loss(
+            x,
+            logits,
+            mu,
+            logvar,
+            z,
+            dataset_size=self.dataset_size,
+            alpha=self.alpha,
+            beta=self.beta,
+            gamma=self.gamma,
+            method=self.method,
+        )
+
+
+class NonSynLoss(nn.Module):
+    """``nonsyn_loss`` as a module: ``NonSynLoss(alpha, omega)(x, logits, mu, logvar)``."""
+
+    def __init__(self, alpha: float = 5.0, omega: float = 0.9) -> None:
+        super().__init__()
+        self.alpha, self.omega = alpha, omega
+
+    def forward(
+        self, x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    ) -> LossTerms:
+        return nonsyn_loss(x, logits, mu, logvar, alpha=self.alpha, omega=self.omega)

@@ -93,3 +93,27 @@ def test_factorvae_terms_and_discriminator_loss():
     loss = discriminator_loss(disc, z, torch.randn(8, 3))
     assert loss.ndim == 0
     assert torch.isfinite(loss)
+
+
+def test_thin_modules_match_the_functions():
+    from synergy.vae.losses import BetaTCVAELoss, NonSynLoss, VAELoss, betatcvae_loss, nonsyn_loss
+
+    torch.manual_seed(3)
+    x = (torch.rand(6, 1, 8, 8) > 0.5).float()
+    logits, mu, logvar = torch.randn(6, 1, 8, 8), torch.randn(6, 4), torch.randn(6, 4)
+    z = mu + torch.randn(6, 4)
+    torch.testing.assert_close(
+        VAELoss(2.0)(x, logits, mu, logvar).loss, vae_loss(x, logits, mu, logvar, beta=2.0).loss
+    )
+    torch.testing.assert_close(
+        NonSynLoss(5.0, 0.9)(x, logits, mu, logvar).loss,
+        nonsyn_loss(x, logits, mu, logvar, alpha=5.0, omega=0.9).loss,
+    )
+    torch.testing.assert_close(
+        BetaTCVAELoss(100)(x, logits, mu, logvar, z).loss,
+        betatcvae_loss(x, logits, mu, logvar, z, dataset_size=100).loss,
+    )
+    terms = nonsyn_loss(x, logits, mu, logvar, alpha=5.0, omega=0.9).terms
+    torch.testing.assert_close(
+        terms["elbo"] + terms["penalty"], terms["recon"] + terms["kl"] + terms["penalty"]
+    )

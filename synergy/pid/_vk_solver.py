@@ -216,7 +216,7 @@ def certify(
 _PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
 _BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
-_REFINE = 1
+_REFINE = 0  # iterative refinement steps (measured: no gain in robustness)
 _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
 _TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
@@ -271,20 +271,66 @@ def _safe_cholesky(s_mat: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _factor_eliminated(s_mat: np.ndarray, row0_start: np.ndarray) -> np.ndarray:
+    """Cholesky factor of S, eliminating source 0's rows first (block diagonal per x_0).
+
+    S's source-0 block couples only rows with the same x_0 (each joint x has one x_0), so
+    those rows factor in small blocks; what remains is a dense Schur complement over the
+    other sources' rows, formed by one BLAS product. Same factor as a dense Cholesky in
+    this row order, at about a third of the flops for two sources.
+    """
+    m = s_mat.shape[0]
+    m1 = row0_start[row0_start.shape[0] - 1]
+    m2 = m - m1
+    chol = np.zeros((m, m))
+    w_mat = np.zeros((m1, m2))
+    for g in range(row0_start.shape[0] - 1):
+        r0 = row0_start[g]
+        r1 = row0_start[g + 1]
+        if r1 == r0:
+            continue
+        block = np.ascontiguousarray(s_mat[r0:r1, r0:r1])
+        lg = _safe_cholesky(block)
+        chol[r0:r1, r0:r1] = lg
+        size = r1 - r0
+        # Row by row, so the inner loop runs along contiguous memory.
+        for i in range(size):
+            row = w_mat[r0 + i]
+            for col in range(m2):
+                row[col] = s_mat[r0 + i, m1 + col]
+            for j in range(i):
+                lij = lg[i, j]
+                if lij != 0.0:
+                    prev = w_mat[r0 + j]
+                    for col in range(m2):
+                        row[col] -= lij * prev[col]
+            inv = 1.0 / lg[i, i]
+            for col in range(m2):
+                row[col] *= inv
+    if m2 > 0:
+        reduced = np.ascontiguousarray(s_mat[m1:, m1:]) - w_mat.T @ w_mat
+        chol[m1:, m1:] = _safe_cholesky(reduced)
+        chol[m1:, :m1] = w_mat.T
+    return chol
+
+
+@numba.njit(cache=True)
 def _cholesky_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve L L^T x = rhs, reading L by rows only (contiguous) in both sweeps."""
     m = rhs.shape[0]
-    y = np.empty(m)
+    x = np.empty(m)
     for i in range(m):
         acc = rhs[i]
+        row = chol[i]
         for j in range(i):
-            acc -= chol[i, j] * y[j]
-        y[i] = acc / chol[i, i]
-    x = np.empty(m)
+            acc -= row[j] * x[j]
+        x[i] = acc / row[i]
     for i in range(m - 1, -1, -1):
-        acc = y[i]
-        for j in range(i + 1, m):
-            acc -= chol[j, i] * x[j]
-        x[i] = acc / chol[i, i]
+        x[i] /= chol[i, i]
+        xi = x[i]
+        row = chol[i]
+        for j in range(i):
+            x[j] -= row[j] * xi
     return x
 
 
@@ -564,7 +610,7 @@ def solve_dual(
         for j in range(nb):
             w[j] = (1.0 - t[j]) / (s[j] * t[j])
         s_mat = _schur_dual(q, w, cell_rows, block_start, m)
-        chol = _safe_cholesky(s_mat)
+        chol = _factor_eliminated(s_mat, row0_start)
         sigma_mu = 0.0
         alpha_p = 1.0
         alpha_d = 1.0

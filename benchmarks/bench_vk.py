@@ -8,6 +8,11 @@ Run: ``python benchmarks/bench_vk.py [--quick]``; writes ``benchmarks/results/vk
 from __future__ import annotations
 
 import os
+
+# Multi-threaded OpenBLAS spin-waits badly on a shared 2-core machine (measured: a 496x496
+# Cholesky took 1.35 s with threads against 8.5 ms without); set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import statistics
 import sys
 import time

@@ -295,6 +295,26 @@ def test_degenerate_tables(p):
     assert res.synergy <= _mi(p) + 1e-9
 
 
+def test_and_optimum_empties_blocks():
+    # The AND optimum is unique (Bertschinger et al. 2014, Sec. 5): Q(0,0,0) = 1/2,
+    # Q(1,1,0) = Q(1,1,1) = 1/4, so the blocks x = (0,1) and (1,0) are empty.
+    expected = np.zeros((2, 2, 2))
+    expected[0, 0, 0] = 0.5
+    expected[1, 1, 0] = expected[1, 1, 1] = 0.25
+    np.testing.assert_allclose(union_information(AND).q, expected, atol=1e-9)
+
+
+def test_one_symbol_sources_need_no_solver():
+    # A source with one used symbol only restates P(y); with fewer than two informative
+    # sources left, Q = P is the only feasible Q.
+    p = np.zeros((1, 3, 2))
+    p[0] = [[0.2, 0.1], [0.3, 0.1], [0.1, 0.2]]
+    res = union_information(p)
+    assert res.solver == "closed-form"
+    np.testing.assert_allclose(res.q, p, atol=0)
+    np.testing.assert_allclose(res.synergy, 0.0, atol=1e-12)
+
+
 def test_independent_has_no_information():
     p = np.einsum("i,j,k->ijk", [0.2, 0.8], [0.5, 0.3, 0.2], [0.6, 0.4])
     res = union_information(p)

@@ -63,7 +63,8 @@ class UnionInformation:
         Newton (or conic solver) iterations.
     solver : str
         The solver that produced the answer: "newton", "cvxpy-clarabel", "cvxpy-ecos" or
-        "cvxpy-scs".
+        "cvxpy-scs"; "closed-form" when fewer than two sources use two or more symbols
+        (then Q = P is the only feasible Q and no solver runs).
     base : float
         The logarithm base of every value above.
     """
@@ -200,9 +201,15 @@ def union_information(
     S_VK = I(X; Y) - I_VK. Since H_Q(Y) = H(Y) is fixed, the programme minimises
     f(Q) = sum_{x,y} Q(x,y) log(Q(x,y) / Q(x)) = -H_Q(Y | X), which is convex and positively
     1-homogeneous; its dual is max_lam sum_i sum_{x_i,y} lam_i(x_i,y) P(x_i,y) subject to
-    logsumexp_y sum_i lam_i(x_i,y) <= 0 for every x. The Newton solver runs a primal-dual
-    interior-point method on the cells that P allows (P(x_i, y) > 0 for every i), so it
-    reaches zeros of the optimum, and it stops on the certified gap f(Q) - dual bound.
+    logsumexp_y sum_i lam_i(x_i,y) <= 0 for every x. The Newton solver ("newton") runs a
+    primal-dual interior-point method (Mehrotra predictor-corrector) on that dual, over the
+    cells that P allows (P(x_i, y) > 0 for every i), with the block masses Q(x) as the
+    multipliers: Q(x, y) = Q(x) softmax_y(sum_i lam_i(x_i, y)). Where the optimum sits on
+    the boundary it empties whole blocks (Q(x) = 0: an inactive dual constraint, which the
+    method handles without stalling). Each Newton step solves one dense system over the
+    marginal constraints, with the first source's rows eliminated block by block. It stops
+    on a certified gap: Q fitted exactly to the marginals (iterative proportional fitting)
+    gives f(Q) >= min f, and lam, shifted to dual feasibility, gives a lower bound.
     For two sources S_VK is the BROJA synergy; UI_1 = I_Q(Y; X_1 | X_2) and
     SI = I(X_1; Y) - UI_1 at the optimum.
 

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.abspath(os.path.dirname(__file__)))
 
 project = "synergy"
 author = "the synergy developers"
-copyright = "the synergy developers"  # noqa: A001 (Sphinx's name)
+copyright = "the synergy developers"
 release = synergy.__version__
 version = release
 
@@ -72,7 +72,7 @@ _SECTION_WITH_NOTE = re.compile(
 )
 
 
-def _fix_docstring(app, what, name, obj, options, lines):  # noqa: ANN001, ARG001
+def _fix_docstring(app, what, name, obj, options, lines):
     """Two plain-text conventions of the docstrings that RST would misread.
 
     A shape such as ``(*batch, n_y)`` opens RST emphasis: escape the star after "(".
@@ -88,6 +88,6 @@ def _fix_docstring(app, what, name, obj, options, lines):  # noqa: ANN001, ARG00
         lines[i] = line
 
 
-def setup(app):  # noqa: ANN001, ANN201
+def setup(app):
     # Before numpydoc (priority 500) parses the sections.
     app.connect("autodoc-process-docstring", _fix_docstring, priority=400)

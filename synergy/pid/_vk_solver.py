@@ -271,6 +271,20 @@ def _safe_cholesky(s_mat: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _fast_cholesky(s_mat: np.ndarray) -> np.ndarray:
+    """LAPACK's Cholesky when every pivot is sound, else :func:`_safe_cholesky`."""
+    m = s_mat.shape[0]
+    try:
+        chol = np.linalg.cholesky(s_mat)
+    except Exception:
+        return _safe_cholesky(s_mat)
+    for i in range(m):
+        if chol[i, i] * chol[i, i] <= _PIVOT_FLOOR * s_mat[i, i] or not np.isfinite(chol[i, i]):
+            return _safe_cholesky(s_mat)
+    return chol
+
+
+@numba.njit(cache=True)
 def _factor_eliminated(s_mat: np.ndarray, row0_start: np.ndarray) -> np.ndarray:
     """Cholesky factor of S, eliminating source 0's rows first (block diagonal per x_0).
 
@@ -308,8 +322,20 @@ def _factor_eliminated(s_mat: np.ndarray, row0_start: np.ndarray) -> np.ndarray:
             for col in range(m2):
                 row[col] *= inv
     if m2 > 0:
-        reduced = np.ascontiguousarray(s_mat[m1:, m1:]) - w_mat.T @ w_mat
-        chol[m1:, m1:] = _safe_cholesky(reduced)
+        reduced = np.ascontiguousarray(s_mat[m1:, m1:])
+        # W^T W costs most of the step: form only its lower triangle, in column panels.
+        w_t = np.ascontiguousarray(w_mat.T)
+        panel = 128
+        for j0 in range(0, m2, panel):
+            j1 = min(j0 + panel, m2)
+            prod = w_t[j0:] @ np.ascontiguousarray(w_t[j0:j1]).T
+            for i in range(j0, m2):
+                for j in range(j0, min(j1, i + 1)):
+                    reduced[i, j] -= prod[i - j0, j - j0]
+        for i in range(m2):
+            for j in range(i + 1, m2):
+                reduced[i, j] = reduced[j, i]
+        chol[m1:, m1:] = _fast_cholesky(reduced)
         chol[m1:, :m1] = w_mat.T
     return chol
 

@@ -58,6 +58,8 @@ nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# Markdown outputs (the benchmark tables of the comparison page) parsed as MyST: GFM tables.
+nb_render_markdown_format = "myst"
 
 html_theme = "furo"
 html_title = f"synergy {release}"

@@ -13,7 +13,7 @@ CORE_TESTS := tests/test_information.py tests/test_validation.py tests/test_tabl
 	tests/test_public_api.py tests/test_kernels.py tests/test_pid_gates.py \
 	tests/test_pid_batch.py tests/test_pid_errors.py
 
-.PHONY: install demo test test-slow test-nojit lint bench clean
+.PHONY: install demo test test-slow test-nojit lint bench docs clean
 
 install: $(STAMP)
 
@@ -45,5 +45,9 @@ lint: $(STAMP)
 bench: $(STAMP)  ## side-by-side timings; writes benchmarks/RESULTS.md
 	$(PY) benchmarks/run.py
 
+docs: $(STAMP)  ## the HTML docs with every notebook executed; any warning fails the build
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-output docs/_build docs/api/generated .pytest_cache .mypy_cache \
+		.ruff_cache .hypothesis

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from synergy.vae.model import VAE
-from synergy.vae.train import TrainConfig, Trainer
+from synergy.vae.training import TrainConfig, Trainer
 
 BATCH = 64
 COMMAND = "python benchmarks/bench_vae.py"

@@ -93,13 +93,6 @@ def _documentable() -> list[tuple[str, str]]:
 
 
 def _resolve(namespace: str, name: str) -> tuple[str, object]:
-    if namespace == "synergy.vae" and name == "train":
-        # synergy.vae.train is the function until the submodule of the same name is
-        # imported, which then shadows it on the package (and numpydoc would validate the
-        # module): validate the function by its unambiguous path.
-        from synergy.vae.train import train
-
-        return "synergy.vae.train.train", train
     return f"{namespace}.{name}", getattr(importlib.import_module(namespace), name)
 
 

@@ -1,6 +1,6 @@
 """The ``synergy-vae`` command line: ``train``, ``demo``, ``plot`` and ``evaluate``.
 
-Every training flag comes from a field of :class:`synergy.vae.train.TrainConfig`, so the
+Every training flag comes from a field of :class:`synergy.vae.training.TrainConfig`, so the
 defaults live in one place.
 """
 
@@ -16,7 +16,7 @@ __all__ = ["build_parser", "config_from_args", "main"]
 
 def _config_fields() -> tuple[Any, Any]:
     # The config lives beside torch; import it only when a subcommand needs it.
-    from synergy.vae.train import TrainConfig
+    from synergy.vae.training import TrainConfig
 
     return TrainConfig, dataclasses.fields(TrainConfig)
 
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``synergy-vae`` and ``python -m synergy.vae``; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        from synergy.vae.train import train
+        from synergy.vae.training import train
 
         try:
             train(config_from_args(args), resume=args.resume, overwrite=args.overwrite)

@@ -53,7 +53,7 @@ def run_demo(
         ``activations.png``.
     """
     from synergy.vae.plots import plot_run
-    from synergy.vae.train import TrainConfig, train
+    from synergy.vae.training import TrainConfig, train
 
     settings = {**DEMO_CONFIG, "steps": steps, "out": os.fspath(out), "progress": progress}
     config = TrainConfig(**settings)

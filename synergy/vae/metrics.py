@@ -403,7 +403,7 @@ def evaluate_run(
     import json
     import os
 
-    from synergy.vae.train import load_run
+    from synergy.vae.training import load_run
 
     model, data, state = load_run(run)
     encode = model_encoder(model, data)

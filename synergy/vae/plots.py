@@ -205,7 +205,7 @@ def plot_run(
     import torch
 
     from synergy.vae.metrics import mean_activations, model_encoder
-    from synergy.vae.train import load_run
+    from synergy.vae.training import load_run
 
     run = os.fspath(run)
     model, run_data, state = load_run(run)

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
-    from synergy.vae.train import TrainConfig, train
+    from synergy.vae.training import TrainConfig, train
 
     out = sys.argv[1]
     cfg = TrainConfig(model="nonsyn", steps=3, batch_size=4, grid="posX=2,posY=2,scale=2",

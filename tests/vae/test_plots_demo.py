@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 from synergy.vae import cli  # noqa: E402
 from synergy.vae.model import VAE  # noqa: E402
 from synergy.vae.plots import plot_run, traversal_grid  # noqa: E402
-from synergy.vae.train import TrainConfig, train  # noqa: E402
+from synergy.vae.training import TrainConfig, train  # noqa: E402
 
 
 def test_traversal_grid_layout():

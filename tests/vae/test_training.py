@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from synergy._validate import InvalidParameterError  # noqa: E402
 from synergy.vae import cli  # noqa: E402
-from synergy.vae.train import TrainConfig, Trainer, load_checkpoint, train  # noqa: E402
+from synergy.vae.training import TrainConfig, Trainer, load_checkpoint, train  # noqa: E402
 
 # Tiny runs: 4 positions, 2 scales, 2 orientations; batch 8; a handful of steps.
 TINY = {

@@ -167,6 +167,8 @@ def marginal(
     Returns
     -------
     ndarray of shape (*batch, n_axes[0], n_axes[1], ...)
+        The marginal probabilities: ``p`` summed over every table axis not in ``axes``,
+        with the kept axes in the order ``axes`` lists them (batch axes stay in front).
 
     Examples
     --------
@@ -206,6 +208,8 @@ def condition(
         The conditioning axes.
     outcome : int or sequence of int
         The index each conditioning axis takes (same length as ``given``).
+    validate : bool, default True
+        Check that ``p`` is a probability table. Switch off only in hot loops.
 
     Returns
     -------

@@ -55,8 +55,6 @@ CHECKS_CLASSES = {"PR01": CHECKS_FUNCTIONS["PR01"]}
 KNOWN_FAILURES = {
     "synergy.s_vk",
     "synergy.pid.s_vk",
-    "synergy.tables.condition",
-    "synergy.tables.marginal",
     "synergy.testing.Gate",
     "synergy.estimators.GaussianPID",
     "synergy.testing.shapes",

@@ -55,10 +55,7 @@ CHECKS_CLASSES = {"PR01": CHECKS_FUNCTIONS["PR01"]}
 KNOWN_FAILURES = {
     "synergy.s_vk",
     "synergy.pid.s_vk",
-    "synergy.testing.Gate",
     "synergy.estimators.GaussianPID",
-    "synergy.testing.shapes",
-    "synergy.testing.tables",
     "synergy.estimators.bootstrap",
     "synergy.vae.Decoder",
     "synergy.vae.TrainConfig",

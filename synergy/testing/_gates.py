@@ -20,7 +20,26 @@ __all__ = ["GATES", "Gate", "gate"]
 
 @dataclass(frozen=True)
 class Gate:
-    """A named distribution: its table (target last), what it is, and where it comes from."""
+    """A named distribution: its table (target last), what it is, and where it comes from.
+
+    Attributes
+    ----------
+    name : str
+        The key in :data:`GATES` and the module-level name (``"XOR"``, ``"RdnXor"``, ...).
+    table : ndarray of float64, shape (n_1, ..., n_k, n_target)
+        The joint probability table, target on the last axis, read-only.
+    description : str
+        One line saying what the gate computes and what it shows.
+    source : str
+        Where the gate and its known values come from (paper, figure or section, and the
+        matching ``dit.example_dists`` name where there is one).
+
+    Examples
+    --------
+    >>> from synergy.testing import GATES
+    >>> GATES["XOR"].name, GATES["XOR"].table.shape
+    ('XOR', (2, 2, 2))
+    """
 
     name: str
     table: np.ndarray

@@ -16,32 +16,64 @@ __all__ = ["shapes", "tables"]
 def shapes(
     *, min_axes: int = 2, max_axes: int = 4, min_side: int = 1, max_side: int = 4
 ) -> st.SearchStrategy[tuple[int, ...]]:
-    """Table shapes: ``min_axes`` to ``max_axes`` axes, each ``min_side`` to ``max_side`` long."""
+    """Table shapes: ``min_axes`` to ``max_axes`` axes, each ``min_side`` to ``max_side`` long.
+
+    Parameters
+    ----------
+    min_axes : int, default 2
+        Fewest axes a shape has (two: one source and the target).
+    max_axes : int, default 4
+        Most axes a shape has.
+    min_side : int, default 1
+        Shortest length of an axis (the alphabet size of one variable).
+    max_side : int, default 4
+        Longest length of an axis.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of tuple of int
+        A strategy drawing shapes as tuples of ints; hypothesis shrinks them towards fewer
+        and shorter axes.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from synergy.testing import shapes
+    >>> @given(shapes(min_axes=3, max_axes=3, max_side=2))
+    ... def test_three_binary_axes_at_most(shape):
+    ...     assert len(shape) == 3 and all(1 <= n <= 2 for n in shape)
+    >>> test_three_binary_axes_at_most()
+    """
     return st.lists(st.integers(min_side, max_side), min_size=min_axes, max_size=max_axes).map(
         tuple
     )
 
 
-@st.composite
 def tables(
-    draw: st.DrawFn,
     shape: Sequence[int] | st.SearchStrategy[tuple[int, ...]] | None = None,
     *,
     zeros: bool | None = None,
     min_mass: float = 0.0,
-) -> np.ndarray:
+) -> st.SearchStrategy[np.ndarray]:
     """Random joint probability tables (float64, summing to 1), target last.
 
     Parameters
     ----------
-    shape : tuple of int or strategy, optional
-        The table's shape; default: :func:`shapes`.
+    shape : tuple of int or strategy of tuple of int, optional
+        The table's shape, or a strategy drawing it; default: :func:`shapes`.
     zeros : bool, optional
-        True: some cells are exactly 0 (at least one cell stays positive). False: every
-        cell positive. None (default): either.
-    min_mass : float
+        True: cells may be exactly 0 (each drawn zero or not; at least one cell stays
+        positive). False: every cell positive. None (default): either, drawn per table.
+    min_mass : float, default 0.0
         Lower bound on each positive cell before normalisation (keeps tables away from
-        the boundary where a test needs that).
+        the boundary where a test needs that). Cells are drawn from
+        ``[max(min_mass, 1e-3), 1]``.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of ndarray
+        A strategy drawing float64 arrays of the given shape whose cells are non-negative
+        and sum to 1.
 
     Examples
     --------
@@ -52,6 +84,20 @@ def tables(
     ...     assert abs(p.sum() - 1) < 1e-12
     >>> test_sums_to_one()
     """
+    # A plain function in front of the composite so that the docs and numpydoc read this
+    # signature and docstring (a composite's wrapper has no source to inspect).
+    return _tables(shape, zeros=zeros, min_mass=min_mass)
+
+
+@st.composite
+def _tables(
+    draw: st.DrawFn,
+    shape: Sequence[int] | st.SearchStrategy[tuple[int, ...]] | None = None,
+    *,
+    zeros: bool | None = None,
+    min_mass: float = 0.0,
+) -> np.ndarray:
+    """Draw one table for :func:`tables`."""
     if shape is None:
         shape = shapes()
     if isinstance(shape, st.SearchStrategy):

@@ -56,7 +56,6 @@ KNOWN_FAILURES = {
     "synergy.s_vk",
     "synergy.pid.s_vk",
     "synergy.estimators.GaussianPID",
-    "synergy.estimators.bootstrap",
     "synergy.vae.Decoder",
     "synergy.vae.TrainConfig",
     "synergy.vae.evaluate_run",

@@ -1106,12 +1106,25 @@ def bootstrap(
     """Bootstrap confidence interval of a measure from sample columns.
 
     The same as :func:`estimate` without the permutation test; with the same integer
-    ``seed`` the two give the same interval. See :func:`estimate` for the parameters.
+    ``seed`` (and ``n_resamples`` equal to its ``n_bootstrap``) the two give the same
+    interval.
+
+    Parameters
+    ----------
+    measure, *columns, level, method, correction, base, seed, resampling, **measure_kwargs
+        As in :func:`estimate`.
+    n_resamples : int, keyword-only
+        Bootstrap resamples (>= 1); :func:`estimate` calls it ``n_bootstrap``.
 
     Returns
     -------
     Estimate
         With ``interval``, ``standard_error`` and ``bootstrap_values`` set.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``n_resamples < 1`` and the other bad arguments :func:`estimate` rejects.
 
     Examples
     --------

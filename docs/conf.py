@@ -68,26 +68,14 @@ html_static_path: list[str] = []
 # --------------------------------------------------------------------------------------------
 # Docstring fix-ups that keep the source docstrings readable as plain text.
 
-_SECTION_WITH_NOTE = re.compile(
-    r"^(\s*)(Parameters|Attributes|Returns|Yields|Raises|Warns|Notes|Examples|References)"
-    r" \((.+)\)\s*$"
-)
-
 
 def _fix_docstring(app, what, name, obj, options, lines):
-    """Two plain-text conventions of the docstrings that RST would misread.
+    """Escape the plain-text shape convention of the docstrings that RST would misread.
 
     A shape such as ``(*batch, n_y)`` opens RST emphasis: escape the star after "(".
-    A section title with a note, ``Attributes (tensors of the batch shape)``, is not a
-    numpydoc section: keep the bare title so that numpydoc parses the section.
     """
     for i, line in enumerate(lines):
-        line = re.sub(r"\(\*(?=[A-Za-z_])", r"(\\*", line)
-        match = _SECTION_WITH_NOTE.match(line)
-        if match and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
-            line = f"{match.group(1)}{match.group(2)}"
-            lines[i + 1] = match.group(1) + "-" * len(match.group(2))
-        lines[i] = line
+        lines[i] = re.sub(r"\(\*(?=[A-Za-z_])", r"(\\*", line)
 
 
 def setup(app):

@@ -832,7 +832,10 @@ def gaussian_wms(
 class GaussianPID:
     """Minimum-mutual-information PID of two Gaussian sources about a Gaussian target.
 
-    Attributes (tensors of the batch shape, in the unit asked for)
+    Every attribute is a tensor of the batch shape ``...`` of the covariance (``unique``
+    adds one axis of 2), in the unit of the ``base`` asked for.
+
+    Attributes
     ----------
     redundancy : Tensor of shape (...)
         min(I(X_1; Y), I(X_2; Y)).

@@ -55,7 +55,6 @@ CHECKS_CLASSES = {"PR01": CHECKS_FUNCTIONS["PR01"]}
 KNOWN_FAILURES = {
     "synergy.s_vk",
     "synergy.pid.s_vk",
-    "synergy.vae.Decoder",
     "synergy.vae.TrainConfig",
     "synergy.vae.evaluate_run",
     "synergy.vae.factor_vae_score",

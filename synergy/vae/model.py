@@ -57,6 +57,11 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """The encoder's mirror: ``(B, z_dim) -> logits (B, 1, 64, 64)``.
 
+    Parameters
+    ----------
+    z_dim : int
+        Number of latent dimensions (10 in the reference); must match the encoder's.
+
     Notes
     -----
     Linear(z->128), ReLU, Linear(128->1024), ReLU, reshape to 64x4x4, then ConvTranspose2d to 64,

@@ -52,8 +52,70 @@ RUN_FIELDS = ("steps", "out", "log_every", "checkpoint_every", "progress", "thre
 class TrainConfig:
     """Every setting of a training run, with the reference code's values as defaults.
 
-    The CLI builds one flag per field (``--batch-size`` for ``batch_size``), so this class is
-    the single source of defaults. See each field's ``help`` metadata.
+    The CLI builds one flag per field (``--batch-size`` for ``batch_size``), with each field's
+    ``help`` metadata as the flag's help, so this class is the single source of defaults.
+    Fields marked nonsyn, betavae, btcvae or factorvae matter only to that model.
+
+    Attributes
+    ----------
+    model : {"vae", "betavae", "btcvae", "factorvae", "nonsyn"}, default "nonsyn"
+        What to train.
+    steps : int, default 1000
+        Total optimisation steps (batches), counted across resumes.
+    batch_size : int, default 64
+        Images per batch, per process (at least 2 for btcvae and factorvae).
+    z_dim : int, default 10
+        Latent dimensions.
+    lr : float, default 1e-4
+        Adam learning rate of the VAE.
+    adam_beta1, adam_beta2 : float, default 0.9 and 0.999
+        Adam's beta1 and beta2 for the VAE.
+    alpha : float, default 5.0
+        nonsyn: weight of the synergy penalty.
+    omega : float, default 0.9
+        nonsyn: greedy subset acceptance factor, in (0, 1].
+    update : {"reference", "fused"}, default "reference"
+        nonsyn: "reference" takes two Adam steps per batch, as the paper's code; "fused"
+        takes one step on the summed loss.
+    beta : float, default 4.0
+        betavae: weight of the KL term.
+    tc_alpha, tc_beta, tc_gamma : float, default 1.0, 6.0 and 1.0
+        btcvae: weights of the index-code mutual information, the total correlation and the
+        dimension-wise KL.
+    tc_method : {"mss", "mws"}, default "mss"
+        btcvae: minibatch stratified or minibatch weighted sampling.
+    factor_gamma : float, default 35.0
+        factorvae: weight of the total correlation.
+    disc_lr : float, default 1e-4
+        factorvae: Adam learning rate of the discriminator.
+    disc_beta1, disc_beta2 : float, default 0.5 and 0.9
+        factorvae: the discriminator's Adam beta1 and beta2.
+    data : str, default ""
+        Path to the dSprites ``.npz``; empty for the procedural replica.
+    grid : str, default ""
+        A smaller factor grid as comma-separated ``name=count`` pairs, e.g.
+        ``"posX=8,posY=8,orientation=10"`` (see :meth:`factors`); empty for the full grid.
+    seed : int, default 0
+        Seed of every random number generator.
+    out : str, default "runs/vae"
+        Output directory of the logs and checkpoints.
+    log_every : int, default 50
+        Steps between lines of ``log.jsonl``.
+    checkpoint_every : int, default 1000
+        Steps between checkpoints.
+    progress : bool, default True
+        Show a tqdm progress bar.
+    threads : int, default 0
+        Torch CPU threads (0: torch's default).
+    device : str, default "cpu"
+        ``"cpu"`` or ``"cuda"`` (under torchrun, cuda means ``cuda:LOCAL_RANK``).
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown ``model``, ``update`` or ``tc_method``; a count that is not a positive
+        int; ``omega`` outside (0, 1]; a learning rate that is not positive; a malformed
+        ``grid``.
 
     Examples
     --------
@@ -557,6 +619,22 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     Ctrl-C finishes the current step, saves and raises ``KeyboardInterrupt``). Under torchrun
     (``WORLD_SIZE`` > 1) each process samples its own batches, gradients are averaged with an
     all-reduce (gloo on CPU) and rank 0 writes the files.
+
+    Examples
+    --------
+    Two steps of the Non-Syn VAE on a tiny procedural grid, into a temporary directory (a
+    real run takes thousands of steps; see :func:`synergy.vae.run_demo` for a short one):
+
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> config = TrainConfig(
+    ...     steps=2, batch_size=4, grid="posX=2,posY=2,orientation=2", out=tmp.name, progress=False
+    ... )
+    >>> train(config).step
+    2
+    >>> sorted(os.listdir(tmp.name))
+    ['checkpoint.pt', 'config.json', 'log.jsonl']
+    >>> tmp.cleanup()
     """
     if config.threads > 0:
         torch.set_num_threads(config.threads)

@@ -55,11 +55,6 @@ CHECKS_CLASSES = {"PR01": CHECKS_FUNCTIONS["PR01"]}
 KNOWN_FAILURES = {
     "synergy.s_vk",
     "synergy.pid.s_vk",
-    "synergy.vae.evaluate_run",
-    "synergy.vae.factor_vae_score",
-    "synergy.vae.mean_activations",
-    "synergy.vae.plot_run",
-    "synergy.vae.run_demo",
 }
 
 

@@ -51,6 +51,16 @@ def run_demo(
     list of str
         ``checkpoint.pt``, ``log.jsonl`` and the PNGs: ``traversals.png``, ``losses.png``,
         ``activations.png``.
+
+    Examples
+    --------
+    Not run here: it trains for a minute or two. Training the demo model into
+    ``runs/demo`` and drawing its pictures returns the paths of the five files:
+
+    >>> from synergy.vae import run_demo
+    >>> files = run_demo("runs/demo", progress=False)  # doctest: +SKIP
+    >>> [os.path.basename(f) for f in files]  # doctest: +SKIP
+    ['checkpoint.pt', 'log.jsonl', 'traversals.png', 'losses.png', 'activations.png']
     """
     from synergy.vae.plots import plot_run
     from synergy.vae.training import TrainConfig, train

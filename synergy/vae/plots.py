@@ -201,7 +201,38 @@ def plot_run(
     n_points: int | None = 5_000,
     seed: int = 0,
 ) -> list[str]:
-    """Draw the three pictures of a finished run directory into it; returns their paths."""
+    """Draw the three pictures of a finished run directory into it; returns their paths.
+
+    Parameters
+    ----------
+    run : path
+        A run directory written by :func:`synergy.vae.train` (it needs ``checkpoint.pt``;
+        the loss curves are drawn only if ``log.jsonl`` is there).
+    data : DSprites, optional
+        The images to draw and encode; default: the run's own dataset (its ``data`` and
+        ``grid`` settings).
+    n_points : int or None, default 5000
+        Images sampled for the mean activations; None: every image of ``data``.
+    seed : int, default 0
+        Seeds the choice of the traversed images and of the sampled points.
+
+    Returns
+    -------
+    list of str
+        Paths of the PNGs written into ``run``: ``traversals.png`` (originals,
+        reconstructions and one traversal row per latent), ``losses.png`` (the curves of
+        ``log.jsonl``, if present) and ``activations.png`` (mean latent activation against
+        position, scale and orientation, from :func:`synergy.vae.mean_activations`).
+
+    Examples
+    --------
+    Not run here: it needs a trained run (see :func:`synergy.vae.train`) and takes seconds
+    to draw. For the run directory ``runs/vae``:
+
+    >>> from synergy.vae import plot_run
+    >>> [os.path.basename(p) for p in plot_run("runs/vae")]  # doctest: +SKIP
+    ['traversals.png', 'losses.png', 'activations.png']
+    """
     import torch
 
     from synergy.vae.metrics import mean_activations, model_encoder

@@ -216,7 +216,6 @@ def certify(
 _PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
 _BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
-_REFINE = 0  # iterative refinement steps (measured: no gain in robustness)
 _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
 _TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
@@ -311,7 +310,7 @@ def _factor_eliminated(s_mat: np.ndarray, row0_start: np.ndarray) -> np.ndarray:
         for i in range(size):
             row = w_mat[r0 + i]
             for col in range(m2):
-                row[col] = s_mat[r0 + i, m1 + col]
+                row[col] = s_mat[m1 + col, r0 + i]  # S is stored lower-triangular
             for j in range(i):
                 lij = lg[i, j]
                 if lij != 0.0:
@@ -387,33 +386,39 @@ def _max_step(v: np.ndarray, dv: np.ndarray) -> float:
 def _schur_dual(
     q: np.ndarray, w: np.ndarray, cell_rows: np.ndarray, block_start: np.ndarray, m: int
 ) -> np.ndarray:
-    """S = A (diag(q) + sum_x w_x q_x q_x^T) A^T, summed block by block."""
+    """Lower triangle of S = A (diag(q) + sum_x w_x q_x q_x^T) A^T, block by block.
+
+    Within a block every source's rows are distinct (one per y), so the rank-one term is
+    the outer product of the block's (row, q) list with itself.
+    """
     s_mat = np.zeros((m, m))
-    k = cell_rows.shape[1]
+    n, k = cell_rows.shape
+    rows = np.empty(n * k, dtype=np.int64)
+    vals = np.empty(n * k)
     for j in range(block_start.shape[0] - 1):
         lo = block_start[j]
         hi = block_start[j + 1]
+        count = 0
         for c in range(lo, hi):
             for i in range(k):
                 ri = cell_rows[c, i]
                 if ri < 0:
                     continue
+                rows[count] = ri
+                vals[count] = q[c]
+                count += 1
                 for i2 in range(k):
                     r2 = cell_rows[c, i2]
-                    if r2 >= 0:
+                    if 0 <= r2 <= ri:
                         s_mat[ri, r2] += q[c]
-        # Rank one: (A q_x)(A q_x)^T w_x, through the rows this block touches.
         wj = w[j]
-        for c in range(lo, hi):
-            for i in range(k):
-                ri = cell_rows[c, i]
-                if ri >= 0:
-                    for c2 in range(lo, hi):
-                        qq = wj * q[c] * q[c2]
-                        for i2 in range(k):
-                            r2 = cell_rows[c2, i2]
-                            if r2 >= 0:
-                                s_mat[ri, r2] += qq
+        for a in range(count):
+            ra = rows[a]
+            va = wj * vals[a]
+            for b2 in range(count):
+                rb = rows[b2]
+                if rb <= ra:
+                    s_mat[ra, rb] += va * vals[b2]
     return s_mat
 
 
@@ -661,10 +666,6 @@ def solve_dual(
                     v_cells[c] = beta * pi[c]
             rhs = -r1 - _apply_a(v_cells, cell_rows, m)
             dlam = _cholesky_solve(chol, rhs)
-            # One step of iterative refinement: S is ill-conditioned near the optimum.
-            for _ref in range(_REFINE):
-                res_lin = rhs - s_mat @ dlam
-                dlam += _cholesky_solve(chol, res_lin)
             _apply_at(dlam, cell_rows, g)
             for j in range(nb):
                 adot = 0.0

@@ -49,14 +49,6 @@ CHECKS_FUNCTIONS = {
 # result dataclasses document their fields under Attributes instead, checked by hand below.
 CHECKS_CLASSES = {"PR01": CHECKS_FUNCTIONS["PR01"]}
 
-# Names whose docstrings failed these checks when this test was written (reported to their
-# owners; we may not edit synergy/). They xfail without strict, so a fix shows as XPASS and
-# every other public name must keep passing.
-KNOWN_FAILURES = {
-    "synergy.s_vk",
-    "synergy.pid.s_vk",
-}
-
 
 def _public(namespace: str) -> list[str]:
     if namespace in NEEDS_TORCH:
@@ -120,18 +112,8 @@ def _problems(path: str, obj: object) -> list[str]:
 def _docstring_cases() -> list[object]:
     cases = []
     for namespace, name in _documentable():
-        full = f"{namespace}.{name}"
-        marks = []
-        if namespace in NEEDS_TORCH:
-            marks.append(pytest.mark.torch)
-        if full in KNOWN_FAILURES:
-            marks.append(
-                pytest.mark.xfail(
-                    strict=False,
-                    reason=f"one of {len(KNOWN_FAILURES)} docstrings with known gaps, reported",
-                )
-            )
-        cases.append(pytest.param(namespace, name, id=full, marks=marks))
+        marks = [pytest.mark.torch] if namespace in NEEDS_TORCH else []
+        cases.append(pytest.param(namespace, name, id=f"{namespace}.{name}", marks=marks))
     return cases
 
 
@@ -145,12 +127,6 @@ def test_public_docstring(namespace: str, name: str) -> None:
         pytest.skip("a module or a data constant: documented on its API page")
     problems = _problems(path, obj)
     assert not problems, f"{path}:\n  " + "\n  ".join(problems)
-
-
-def test_known_failures_are_public_names() -> None:
-    # Keeps the list honest when a name is renamed or dropped.
-    public = {f"{ns}.{name}" for ns, name in _documentable()}
-    assert sorted(KNOWN_FAILURES - public) == []
 
 
 # ------------------------------------------------------------------------- API pages

@@ -331,7 +331,29 @@ def s_vk(
     """Synergy S_VK = I(X; Y) - I_VK({X_i}; Y), in the unit of ``base``.
 
     A shortcut for ``union_information(p, sources, ...).synergy``; see
-    :func:`union_information` for the parameters, the programme and the references.
+    :func:`union_information` for the programme, the solvers and the references.
+
+    Parameters
+    ----------
+    p : array_like of shape (n_1, ..., n_k, n_y)
+        Joint probability table, target last.
+    sources : sequence of int or of sequences of int, optional
+        Source groups X_i as table axes (at least two); a group of several axes acts as
+        one variable. Default: each axis but the last on its own.
+    base : float, keyword-only
+        Logarithm base (2: bits).
+    solver : str, keyword-only
+        As in :func:`union_information`: "auto" (the dedicated solver, falling back to
+        cvxpy with a warning), "dedicated", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos" or
+        "cvxpy-scs".
+    validate : bool, keyword-only
+        Check that ``p`` is a probability table (turn off in hot loops).
+
+    Returns
+    -------
+    float
+        S_VK in the unit of ``base``, between max(0, WMS) and S_max up to the solver's
+        certified gap.
 
     Examples
     --------

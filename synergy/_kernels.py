@@ -660,8 +660,9 @@ def _rows(x: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray, int]:
         return np.zeros(n_rows), np.zeros(n_rows), 0
     flat = x.reshape(-1)
     bits = flat.view(np.int64)
-    n_threads = numba.get_num_threads()
-    parallel = n_threads > 1 and flat.size >= _PARALLEL_MIN_CELLS
+    # Asking numba for its thread count costs microseconds: only large inputs need it.
+    n_threads = numba.get_num_threads() if flat.size >= _PARALLEL_MIN_CELLS else 1
+    parallel = n_threads > 1
     if n_cols >= _CHUNK:
         partial = np.zeros((n_rows, (n_cols + _CHUNK - 1) // _CHUNK))
         sums = np.zeros_like(partial)
@@ -753,7 +754,7 @@ def marginal_neg_xlogx_rows(
         return np.zeros(n_rows)
     out = np.zeros(n_rows)
     flat = x.reshape(-1)
-    if numba.get_num_threads() > 1 and flat.size >= _PARALLEL_MIN_CELLS:
+    if flat.size >= _PARALLEL_MIN_CELLS and numba.get_num_threads() > 1:
         _marginal_rows(flat, n_cells, groups, n_groups, out)
     else:
         _marginal_rows_serial(flat, n_cells, groups, n_groups, out)

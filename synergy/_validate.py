@@ -6,6 +6,7 @@ Every public function validates through here, so that bad input reads the same e
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ __all__ = [
     "as_table",
     "check_base",
     "check_batch_ndim",
+    "check_table_values",
     "describe",
     "invalid",
     "resolve_axes",
@@ -77,6 +79,7 @@ def invalid(
     return kind(message)
 
 
+@functools.lru_cache(maxsize=32)
 def sum_tolerance(dtype: np.dtype[Any]) -> float:
     """How far a table's total may sit from 1: the square root of the dtype's epsilon.
 
@@ -84,7 +87,8 @@ def sum_tolerance(dtype: np.dtype[Any]) -> float:
     far slower than this (pairwise summation: O(eps log n)), so a table that misses it
     was not normalised, rather than rounded.
     """
-    if not np.issubdtype(dtype, np.floating):
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
         dtype = np.dtype(np.float64)
     return float(np.sqrt(np.finfo(dtype).eps))
 
@@ -120,9 +124,8 @@ def check_batch_ndim(batch_ndim: Any, func: str) -> int:
 
 
 def _check_dtype(arr: np.ndarray, param: str, func: str) -> None:
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
+    # dtype.kind: "f" float, "i"/"u" integer; bool ("b"), complex, strings and objects fail.
+    if arr.dtype.kind not in "fiu":
         raise invalid(
             param,
             func,
@@ -193,54 +196,9 @@ def as_table(
     arr64 = np.ascontiguousarray(arr, dtype=np.float64)
     if not check_values:
         return arr64
-    n_tables = int(np.prod(arr64.shape[:batch_ndim], dtype=np.int64))
-    # One fused pass (row sums and a count of negative or non-finite cells); the slower
-    # numpy passes below run only to word the error once something is wrong.
-    totals, n_bad = table_checks(arr64.reshape(n_tables, -1))
-    if n_bad:
-        if not np.isfinite(arr64).all():
-            bad = float(arr64[~np.isfinite(arr64)].ravel()[0])
-            raise invalid(
-                param,
-                func,
-                "finite (no NaN or infinity)",
-                f"a table containing {bad!r}",
-                kind=InvalidDistributionError,
-            )
-        raise invalid(
-            param,
-            func,
-            "non-negative",
-            f"a table whose smallest entry is {float(arr64.min())!r}",
-            kind=InvalidDistributionError,
-        )
-    if normalized:
-        off = np.abs(totals - 1.0)
-        if (off > tol).any():
-            worst = float(totals[np.argmax(off)])
-            hint = (
-                "These look like counts: pass them through synergy.tables.from_counts "
-                "(or normalize=True where offered)."
-                if worst > 1.0 + tol and np.all(np.equal(np.mod(arr64, 1.0), 0.0))
-                else ""
-            )
-            where = "" if batch_ndim == 0 else " (per table over the table axes)"
-            raise invalid(
-                param,
-                func,
-                f"a probability table summing to 1 within {tol:.2g}{where}",
-                f"a sum of {worst!r}",
-                kind=InvalidDistributionError,
-                hint=hint,
-            )
-    elif (totals <= 0).any():
-        raise invalid(
-            param,
-            func,
-            "a table with a positive total",
-            "a table whose entries are all zero",
-            kind=InvalidDistributionError,
-        )
+    check_table_values(
+        arr64, tol, param=param, func=func, batch_ndim=batch_ndim, normalized=normalized
+    )
     return arr64
 
 
@@ -355,3 +313,68 @@ def resolve_sources(
     if len(groups) < min_sources:
         raise invalid(param, func, f"at least {min_sources} source groups", f"{len(groups)}")
     return groups
+
+
+def check_table_values(
+    arr64: np.ndarray,
+    tol: float,
+    *,
+    param: str,
+    func: str,
+    batch_ndim: int,
+    normalized: bool = True,
+) -> None:
+    """Raise unless every table is finite, non-negative and, if normalised, sums to 1.
+
+    The second half of :func:`as_table`, for callers that took ``check_values=False``
+    and then decide how to check; ``tol`` comes from :func:`sum_tolerance` of the input's
+    own dtype.
+    """
+    n_tables = math.prod(arr64.shape[:batch_ndim])
+    # One fused pass (row sums and a count of negative or non-finite cells); the slower
+    # numpy passes below run only to word the error once something is wrong.
+    totals, n_bad = table_checks(arr64.reshape(n_tables, -1))
+    if n_bad:
+        if not np.isfinite(arr64).all():
+            bad = float(arr64[~np.isfinite(arr64)].ravel()[0])
+            raise invalid(
+                param,
+                func,
+                "finite (no NaN or infinity)",
+                f"a table containing {bad!r}",
+                kind=InvalidDistributionError,
+            )
+        raise invalid(
+            param,
+            func,
+            "non-negative",
+            f"a table whose smallest entry is {float(arr64.min())!r}",
+            kind=InvalidDistributionError,
+        )
+    if normalized:
+        off = np.abs(totals - 1.0)
+        if (off > tol).any():
+            worst = float(totals[np.argmax(off)])
+            hint = (
+                "These look like counts: pass them through synergy.tables.from_counts "
+                "(or normalize=True where offered)."
+                if worst > 1.0 + tol and np.all(np.equal(np.mod(arr64, 1.0), 0.0))
+                else ""
+            )
+            where = "" if batch_ndim == 0 else " (per table over the table axes)"
+            raise invalid(
+                param,
+                func,
+                f"a probability table summing to 1 within {tol:.2g}{where}",
+                f"a sum of {worst!r}",
+                kind=InvalidDistributionError,
+                hint=hint,
+            )
+    elif (totals <= 0).any():
+        raise invalid(
+            param,
+            func,
+            "a table with a positive total",
+            "a table whose entries are all zero",
+            kind=InvalidDistributionError,
+        )

@@ -19,6 +19,7 @@ from synergy._validate import (
     as_table,
     check_base,
     check_disjoint,
+    check_table_values,
     invalid,
     resolve_axes,
     sum_tolerance,
@@ -64,7 +65,7 @@ def entropy_bits(arr: np.ndarray, batch_ndim: int, axes: tuple[int, ...]) -> np.
     batch_shape = arr.shape[:batch_ndim]
     if not axes:
         return np.zeros(batch_shape)
-    n_tables = int(np.prod(batch_shape, dtype=np.int64))
+    n_tables = math.prod(batch_shape)
     table_shape = arr.shape[batch_ndim:]
     if math.prod(table_shape) <= _FUSED_MARGINAL_MAX_CELLS:
         rows = np.ascontiguousarray(arr).reshape(n_tables, -1)
@@ -152,13 +153,14 @@ def entropy(
         group = _group(axes, table_ndim, "axes", "entropy")
     if fused and math.prod(arr.shape[batch_ndim:]) > _FUSED_MARGINAL_MAX_CELLS:
         batch_shape = arr.shape[:batch_ndim]
-        n_tables = int(np.prod(batch_shape, dtype=np.int64))
+        n_tables = math.prod(batch_shape)
         h, sums, n_bad = _kernels.neg_xlogx_rows_checked(arr.reshape(n_tables, -1))
         if n_bad or (np.abs(sums - 1.0) > sum_tolerance(np.asarray(p).dtype)).any():
             as_table(p, func="entropy", batch_ndim=batch_ndim)  # raises, naming the problem
         return _result(h.reshape(batch_shape) / log2_base, batch_ndim)
-    if fused:
-        as_table(p, func="entropy", batch_ndim=batch_ndim)  # small tables: the usual checks
+    if fused:  # small tables: the usual checks, on the array already converted
+        tol = sum_tolerance(np.asarray(p).dtype)
+        check_table_values(arr, tol, param="p", func="entropy", batch_ndim=batch_ndim)
     return _result(entropy_bits(arr, batch_ndim, group) / log2_base, batch_ndim)
 
 

@@ -101,7 +101,7 @@ def one_run(job: tuple[str, int, int, str]) -> dict[str, Any]:
             train(config, overwrite=True)
         timing["train_s"] = timing.get("train_s", 0.0) + time.perf_counter() - start
     start = time.perf_counter()
-    evaluate_run(where, seed=0, **EVAL)  # type: ignore[arg-type]
+    evaluate_run(where, seed=0, **EVAL)
     timing["eval_s"] = time.perf_counter() - start
     timing["steps"] = steps
     with open(timing_path, "w", encoding="utf-8") as f:

@@ -75,6 +75,17 @@ def _read_json(path: str) -> dict[str, Any]:
     return out
 
 
+def _budget(where: str, steps: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics and timing of a run at ``steps``: the archived copy, else the latest."""
+    pair = []
+    for name in ("metrics", "timing"):
+        record = _read_json(os.path.join(where, f"{name}-{steps}.json"))
+        if not record:
+            record = _read_json(os.path.join(where, f"{name}.json"))
+        pair.append(record)
+    return pair[0], pair[1]
+
+
 def one_run(job: tuple[str, int, int, str]) -> dict[str, Any]:
     """Train (or resume) one run to ``steps`` and score it; skip whatever is already done."""
     import torch
@@ -87,7 +98,7 @@ def one_run(job: tuple[str, int, int, str]) -> dict[str, Any]:
     where = run_dir(out, model, seed)
     timing_path = os.path.join(where, "timing.json")
     timing = _read_json(timing_path)
-    metrics = _read_json(os.path.join(where, "metrics.json"))
+    metrics, _ = _budget(where, steps)
     if metrics.get("step") == steps:
         return {"model": model, "seed": seed, "skipped": True}
     config = TrainConfig(model=model, seed=seed, steps=steps, out=where, **COMMON)
@@ -106,6 +117,13 @@ def one_run(job: tuple[str, int, int, str]) -> dict[str, Any]:
     timing["steps"] = steps
     with open(timing_path, "w", encoding="utf-8") as f:
         json.dump(timing, f, indent=2)
+    # Keep each budget's scores: a later, longer budget rewrites metrics.json and timing.json.
+    for name, record in (
+        ("metrics", _read_json(os.path.join(where, "metrics.json"))),
+        ("timing", timing),
+    ):
+        with open(os.path.join(where, f"{name}-{steps}.json"), "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=2)
     return {"model": model, "seed": seed, "skipped": False, **timing}
 
 
@@ -150,7 +168,7 @@ def report(out: str, steps: int, seeds: list[int], command: str, wall_s: float |
 
     keys = ("mig_chen", "mig_dlib", "factor_vae_score")
     lines = [
-        "## Disentanglement on procedural dSprites: a pipeline smoke test, not a ranking",
+        f"## Disentanglement on procedural dSprites, {steps} steps per run: a smoke test",
         "",
         f"Command: `{command}`; torch {torch.__version__}, 1 thread per run, 2 runs at a time on "
         "2 cores.",
@@ -174,8 +192,7 @@ def report(out: str, steps: int, seeds: list[int], command: str, wall_s: float |
         rows = []
         for seed in seeds:
             where = run_dir(out, model, seed)
-            m = _read_json(os.path.join(where, "metrics.json"))
-            t = _read_json(os.path.join(where, "timing.json"))
+            m, t = _budget(where, steps)
             if m.get("step") != steps:
                 missing.append(f"{model} seed {seed}")
                 continue
@@ -201,7 +218,6 @@ def report(out: str, steps: int, seeds: list[int], command: str, wall_s: float |
             f"Missing (not run within the time available): {', '.join(missing)}. Rerunning "
             "the command finishes them; finished runs are skipped."
         )
-    lines += ["", *HONESTY]
     return "\n".join(lines) + "\n"
 
 
@@ -213,12 +229,14 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--out", default=os.path.join(ROOT, "runs", "disentanglement"))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--earlier", type=int, nargs="*", default=[], help="also report these earlier budgets"
+    )
     parser.add_argument("--no-pictures", action="store_true")
     args = parser.parse_args(argv)
     command = "python benchmarks/disentanglement.py " + " ".join(
         a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"
     )
-    wall_s = None
     if not args.report_only:
         start = time.perf_counter()
         jobs = [(m, s, args.steps, args.out) for s in args.seeds for m in args.models]
@@ -227,14 +245,21 @@ def main(argv: list[str] | None = None) -> str:
             for result in pool.imap_unordered(one_run, jobs):
                 print(json.dumps(result), flush=True)
         wall_s = time.perf_counter() - start
-        with open(os.path.join(args.out, "wall.json"), "w", encoding="utf-8") as f:
+        with open(os.path.join(args.out, f"wall-{args.steps}.json"), "w", encoding="utf-8") as f:
             json.dump({"steps": args.steps, "wall_s": wall_s}, f)
-    else:
-        wall = _read_json(os.path.join(args.out, "wall.json"))
-        wall_s = wall.get("wall_s") if wall.get("steps") == args.steps else None
     if not args.no_pictures:
         traversal_pictures(args.out, seed=args.seeds[0])
-    text = report(args.out, args.steps, args.seeds, command.strip(), wall_s)
+    sections = []
+    for steps in [args.steps, *args.earlier]:
+        wall = _read_json(os.path.join(args.out, f"wall-{steps}.json"))
+        if not wall:
+            wall = _read_json(os.path.join(args.out, "wall.json"))
+        wall = wall if wall.get("steps") == steps else {}
+        cmd = (
+            command.strip() if steps == args.steps else f"{command.strip()} (with --steps {steps})"
+        )
+        sections.append(report(args.out, steps, args.seeds, cmd, wall.get("wall_s")))
+    text = "\n".join([*sections, *HONESTY]) + "\n"
     with open(os.path.join(RESULTS, "disentanglement.md"), "w", encoding="utf-8") as f:
         f.write(text)
     return text

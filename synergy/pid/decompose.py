@@ -105,11 +105,7 @@ def decompose(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> xor = np.zeros((2, 2, 2))
-    >>> for x1 in (0, 1):
-    ...     for x2 in (0, 1):
-    ...         xor[x1, x2, x1 ^ x2] = 0.25
+    >>> from synergy.testing import XOR as xor
     >>> result = decompose(xor, "imin")
     >>> round(result.synergy, 12), round(result.redundancy, 12), result.unique
     (1.0, 0.0, (0.0, 0.0))

@@ -78,9 +78,7 @@ def i_max(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> rdn = np.zeros((2, 2, 2))
-    >>> rdn[0, 0, 0] = rdn[1, 1, 1] = 0.5
+    >>> from synergy.testing import RDN as rdn
     >>> round(i_max(rdn), 12)
     1.0
     """
@@ -141,11 +139,7 @@ def s_max(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> xor = np.zeros((2, 2, 2))
-    >>> for x1 in (0, 1):
-    ...     for x2 in (0, 1):
-    ...         xor[x1, x2, x1 ^ x2] = 0.25
+    >>> from synergy.testing import XOR as xor
     >>> round(s_max(xor), 12)
     1.0
     """

@@ -222,11 +222,7 @@ def union_information(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> xor = np.zeros((2, 2, 2))
-    >>> for a in range(2):
-    ...     for b in range(2):
-    ...         xor[a, b, a ^ b] = 0.25
+    >>> from synergy.testing import XOR as xor
     >>> round(union_information(xor).synergy, 9)
     1.0
     """
@@ -357,9 +353,7 @@ def s_vk(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> rdn = np.zeros((2, 2, 2))
-    >>> rdn[0, 0, 0] = rdn[1, 1, 1] = 0.5
+    >>> from synergy.testing import RDN as rdn
     >>> abs(round(s_vk(rdn), 9))
     0.0
     """

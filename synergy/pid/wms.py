@@ -65,15 +65,9 @@ def wms(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> xor = np.zeros((2, 2, 2))
-    >>> for x1 in (0, 1):
-    ...     for x2 in (0, 1):
-    ...         xor[x1, x2, x1 ^ x2] = 0.25
+    >>> from synergy.testing import RDN as rdn, XOR as xor
     >>> round(wms(xor), 12)
     1.0
-    >>> rdn = np.zeros((2, 2, 2))
-    >>> rdn[0, 0, 0] = rdn[1, 1, 1] = 0.5
     >>> round(wms(rdn), 12)
     -1.0
     """

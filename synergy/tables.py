@@ -61,24 +61,22 @@ def from_counts(counts: Any, *, batch_ndim: int = 0) -> np.ndarray:
 def _encode(column: Any, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and the sorted (or first-seen, if unorderable) labels of one column."""
     param = f"columns[{index}]"
-    if isinstance(column, (str, bytes)):
-        raise invalid(
+
+    def not_a_sequence() -> Exception:
+        return invalid(
             param,
             "from_samples",
             "a 1-D sequence of labels",
             describe(column),
             kind=InvalidTypeError,
         )
+
+    if isinstance(column, (str, bytes)):
+        raise not_a_sequence()
     try:
         arr = np.asarray(column)
     except (TypeError, ValueError) as exc:
-        raise invalid(
-            param,
-            "from_samples",
-            "a 1-D sequence of labels",
-            describe(column),
-            kind=InvalidTypeError,
-        ) from exc
+        raise not_a_sequence() from exc
     if arr.ndim != 1:
         # Tuples as labels come through as a 2-D array: keep them whole as objects.
         obj = np.empty(len(column), dtype=object)

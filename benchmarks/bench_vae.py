@@ -67,7 +67,7 @@ def main(quick: bool = False) -> str:
     picks = torch.randint(0, len(data), (BATCH,), generator=torch.Generator().manual_seed(0))
     x = data.batch(picks.numpy())
     variants = _variants(x)
-    rounds, per_round = (4, 2) if quick else (15, 2)
+    rounds, per_round = (4, 2) if quick else (30, 2)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for fn in variants.values():  # warm-up
         fn()

@@ -112,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         "Medians of repeated runs on a shared, noisy machine; ratios matter more than absolute "
         "times. Reproduce with `make bench` (or `python benchmarks/run.py --only AREA`).\n\n"
     )
+    if kept:
+        header += (
+            f"The machine section describes the run of {', '.join(areas)}; the other sections are "
+            "kept from earlier runs (`benchmarks/results/`), each with its own load line.\n\n"
+        )
     text = header + machine_section() + "\n" + "\n\n".join(sections + kept) + "\n"
     (HERE / "RESULTS.md").write_text(text)
     print(f"wrote {HERE / 'RESULTS.md'}")

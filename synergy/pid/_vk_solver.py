@@ -284,78 +284,95 @@ def _fast_cholesky(s_mat: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _factor_eliminated(s_mat: np.ndarray, row0_start: np.ndarray) -> np.ndarray:
-    """Cholesky factor of S, eliminating source 0's rows first (block diagonal per x_0).
+def _factor_blocked(
+    s00: np.ndarray, w_t: np.ndarray, s11: np.ndarray, row0_start: np.ndarray
+) -> np.ndarray:
+    """Cholesky factor of S = [[S00, S01], [S10, S11]] with source 0's rows eliminated first.
 
-    S's source-0 block couples only rows with the same x_0 (each joint x has one x_0), so
-    those rows factor in small blocks; what remains is a dense Schur complement over the
-    other sources' rows, formed by one BLAS product. Same factor as a dense Cholesky in
-    this row order, at about a third of the flops for two sources.
+    S00 couples only rows with the same x_0 (each joint x has one x_0), so it factors in
+    small blocks L_g, stored in place in ``s00`` (row r, column r - start of its group).
+    ``w_t`` holds S10 on entry and W^T = (L0^{-1} S01)^T on exit, row by row (contiguous);
+    what remains is the dense Schur complement S11 - W^T W over the other sources' rows,
+    formed by BLAS products in column panels and factored by LAPACK. Returns its factor.
+    Same factor as a dense Cholesky in this row order, without ever storing the m x m S.
     """
-    m = s_mat.shape[0]
-    m1 = row0_start[row0_start.shape[0] - 1]
-    m2 = m - m1
-    chol = np.zeros((m, m))
-    w_mat = np.zeros((m1, m2))
+    m2, m1 = w_t.shape
     for g in range(row0_start.shape[0] - 1):
         r0 = row0_start[g]
         r1 = row0_start[g + 1]
-        if r1 == r0:
-            continue
-        block = np.ascontiguousarray(s_mat[r0:r1, r0:r1])
-        lg = _safe_cholesky(block)
-        chol[r0:r1, r0:r1] = lg
         size = r1 - r0
-        # Row by row, so the inner loop runs along contiguous memory.
-        for i in range(size):
-            row = w_mat[r0 + i]
-            for col in range(m2):
-                row[col] = s_mat[m1 + col, r0 + i]  # S is stored lower-triangular
-            for j in range(i):
-                lij = lg[i, j]
-                if lij != 0.0:
-                    prev = w_mat[r0 + j]
-                    for col in range(m2):
-                        row[col] -= lij * prev[col]
-            inv = 1.0 / lg[i, i]
-            for col in range(m2):
-                row[col] *= inv
-    if m2 > 0:
-        reduced = np.ascontiguousarray(s_mat[m1:, m1:])
-        # W^T W costs most of the step: form only its lower triangle, in column panels.
-        w_t = np.ascontiguousarray(w_mat.T)
-        panel = 128
-        for j0 in range(0, m2, panel):
-            j1 = min(j0 + panel, m2)
-            prod = w_t[j0:] @ np.ascontiguousarray(w_t[j0:j1]).T
-            for i in range(j0, m2):
-                for j in range(j0, min(j1, i + 1)):
-                    reduced[i, j] -= prod[i - j0, j - j0]
-        for i in range(m2):
-            for j in range(i + 1, m2):
-                reduced[i, j] = reduced[j, i]
-        chol[m1:, m1:] = _fast_cholesky(reduced)
-        chol[m1:, :m1] = w_mat.T
-    return chol
+        if size == 0:
+            continue
+        lg = _safe_cholesky(np.ascontiguousarray(s00[r0:r1, :size]))
+        s00[r0:r1, :size] = lg
+        if m2 == 0:
+            continue
+        # W^T's columns of this group: S10 L_g^{-T}, one BLAS product with the (small)
+        # explicit inverse instead of a substitution per source-1 row.
+        inv_t = np.zeros((size, size))  # L_g^{-T}, upper triangular
+        for col in range(size):
+            for i in range(col, size):
+                acc = 1.0 if i == col else 0.0
+                for t in range(col, i):
+                    acc -= lg[i, t] * inv_t[col, t]
+                inv_t[col, i] = acc / lg[i, i]
+        w_t[:, r0:r1] = np.ascontiguousarray(w_t[:, r0:r1]) @ inv_t
+    if m2 == 0:
+        return np.zeros((0, 0))
+    panel = 128
+    for j0 in range(0, m2, panel):
+        j1 = min(j0 + panel, m2)
+        prod = w_t[j0:] @ np.ascontiguousarray(w_t[j0:j1]).T
+        for i in range(j0, m2):
+            for j in range(j0, min(j1, i + 1)):
+                s11[i, j] -= prod[i - j0, j - j0]
+    for i in range(m2):
+        for j in range(i + 1, m2):
+            s11[i, j] = s11[j, i]
+    return _fast_cholesky(s11)
 
 
 @numba.njit(cache=True)
-def _cholesky_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve L L^T x = rhs, reading L by rows only (contiguous) in both sweeps."""
-    m = rhs.shape[0]
-    x = np.empty(m)
-    for i in range(m):
-        acc = rhs[i]
-        row = chol[i]
-        for j in range(i):
-            acc -= row[j] * x[j]
-        x[i] = acc / row[i]
-    for i in range(m - 1, -1, -1):
-        x[i] /= chol[i, i]
-        xi = x[i]
-        row = chol[i]
-        for j in range(i):
-            x[j] -= row[j] * xi
+def _solve_blocked(
+    l00: np.ndarray, w_t: np.ndarray, l11: np.ndarray, row0_start: np.ndarray, rhs: np.ndarray
+) -> np.ndarray:
+    """Solve S x = rhs with the factor of :func:`_factor_blocked`: L = [[L0, 0], [W^T, L11]]."""
+    m2, m1 = w_t.shape
+    x = rhs.copy()
+    n_groups = row0_start.shape[0] - 1
+    for g in range(n_groups):  # L0 z1 = rhs1
+        r0 = row0_start[g]
+        for i in range(row0_start[g + 1] - r0):
+            acc = x[r0 + i]
+            for t in range(i):
+                acc -= l00[r0 + i, t] * x[r0 + t]
+            x[r0 + i] = acc / l00[r0 + i, i]
+    for j in range(m2):  # L11 z2 = rhs2 - W^T z1
+        acc = x[m1 + j]
+        row = w_t[j]
+        for r in range(m1):
+            acc -= row[r] * x[r]
+        lrow = l11[j]
+        for t in range(j):
+            acc -= lrow[t] * x[m1 + t]
+        x[m1 + j] = acc / lrow[j]
+    for j in range(m2 - 1, -1, -1):  # L11^T x2 = z2, then z1 -= W x2
+        x[m1 + j] /= l11[j, j]
+        xj = x[m1 + j]
+        lrow = l11[j]
+        for t in range(j):
+            x[m1 + t] -= lrow[t] * xj
+        row = w_t[j]
+        for r in range(m1):
+            x[r] -= row[r] * xj
+    for g in range(n_groups):  # L0^T x1 = z1 - W x2
+        r0 = row0_start[g]
+        size = row0_start[g + 1] - r0
+        for i in range(size - 1, -1, -1):
+            x[r0 + i] /= l00[r0 + i, i]
+            xi = x[r0 + i]
+            for t in range(i):
+                x[r0 + t] -= l00[r0 + i, t] * xi
     return x
 
 
@@ -384,42 +401,79 @@ def _max_step(v: np.ndarray, dv: np.ndarray) -> float:
 
 @numba.njit(cache=True)
 def _schur_dual(
-    q: np.ndarray, w: np.ndarray, cell_rows: np.ndarray, block_start: np.ndarray, m: int
-) -> np.ndarray:
-    """Lower triangle of S = A (diag(q) + sum_x w_x q_x q_x^T) A^T, block by block.
+    q: np.ndarray,
+    w: np.ndarray,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    group_of: np.ndarray,
+    row0_start: np.ndarray,
+    s00: np.ndarray,
+    w_t: np.ndarray,
+    s11: np.ndarray,
+) -> None:
+    """Lower triangle of S = A (diag(q) + sum_x w_x q_x q_x^T) A^T, into its three blocks.
 
-    Within a block every source's rows are distinct (one per y), so the rank-one term is
-    the outer product of the block's (row, q) list with itself.
+    S00 keeps only its diagonal groups (rows of one x_0; row r in column r - group start),
+    S10 goes to ``w_t`` and S11 to ``s11``. Within a block every source's rows are distinct
+    (one per y), so the rank-one term is the outer product of the block's (row, q) list
+    with itself; the list is split into source 0's rows and the others' so that each
+    product lands in one block without a branch per entry.
     """
-    s_mat = np.zeros((m, m))
+    s00[:] = 0.0
+    w_t[:] = 0.0
+    s11[:] = 0.0
+    m1 = w_t.shape[1]
     n, k = cell_rows.shape
-    rows = np.empty(n * k, dtype=np.int64)
-    vals = np.empty(n * k)
+    rows0 = np.empty(n, dtype=np.int64)
+    vals0 = np.empty(n)
+    rows1 = np.empty(n * k, dtype=np.int64)
+    vals1 = np.empty(n * k)
     for j in range(block_start.shape[0] - 1):
         lo = block_start[j]
         hi = block_start[j + 1]
-        count = 0
+        n0 = 0
+        n1 = 0
         for c in range(lo, hi):
-            for i in range(k):
+            qc = q[c]
+            r0 = cell_rows[c, 0]
+            rows0[n0] = r0
+            vals0[n0] = qc
+            n0 += 1
+            s00[r0, r0 - row0_start[group_of[r0]]] += qc
+            for i in range(1, k):
                 ri = cell_rows[c, i]
                 if ri < 0:
                     continue
-                rows[count] = ri
-                vals[count] = q[c]
-                count += 1
-                for i2 in range(k):
+                rows1[n1] = ri - m1
+                vals1[n1] = qc
+                n1 += 1
+                w_t[ri - m1, r0] += qc
+                for i2 in range(1, k):
                     r2 = cell_rows[c, i2]
                     if 0 <= r2 <= ri:
-                        s_mat[ri, r2] += q[c]
+                        s11[ri - m1, r2 - m1] += qc
         wj = w[j]
-        for a in range(count):
-            ra = rows[a]
-            va = wj * vals[a]
-            for b2 in range(count):
-                rb = rows[b2]
+        if n0 == 0:
+            continue
+        base = row0_start[group_of[rows0[0]]]  # one x_0 per block
+        for a in range(n0):
+            ra = rows0[a]
+            va = wj * vals0[a]
+            for b2 in range(n0):
+                rb = rows0[b2]
                 if rb <= ra:
-                    s_mat[ra, rb] += va * vals[b2]
-    return s_mat
+                    s00[ra, rb - base] += va * vals0[b2]
+        for a in range(n1):
+            ra = rows1[a]
+            va = wj * vals1[a]
+            wrow = w_t[ra]
+            for b2 in range(n0):
+                wrow[rows0[b2]] += va * vals0[b2]
+            srow = s11[ra]
+            for b2 in range(n1):
+                rb = rows1[b2]
+                if rb <= ra:
+                    srow[rb] += va * vals1[b2]
 
 
 @numba.njit(cache=True)
@@ -598,6 +652,16 @@ def solve_dual(
     ds = np.empty(nb)
     corr = np.zeros(nb)
     hist = np.full(_MEMORY, -np.inf)
+    # Newton-system workspace, reused by every iteration (S itself is never stored whole).
+    m1 = row0_start[row0_start.shape[0] - 1]
+    group_of = np.empty(m1, dtype=np.int64)
+    gmax = 0
+    for g0 in range(row0_start.shape[0] - 1):
+        group_of[row0_start[g0] : row0_start[g0 + 1]] = g0
+        gmax = max(gmax, row0_start[g0 + 1] - row0_start[g0])
+    s00 = np.empty((m1, gmax))
+    w_t = np.empty((m - m1, m1))
+    s11 = np.empty((m - m1, m - m1))
     balance = 0.0
     tiny_steps = 0
     best_q = q.copy()
@@ -640,8 +704,8 @@ def solve_dual(
             balance = mu / max(res1, mu)
         for j in range(nb):
             w[j] = (1.0 - t[j]) / (s[j] * t[j])
-        s_mat = _schur_dual(q, w, cell_rows, block_start, m)
-        chol = _factor_eliminated(s_mat, row0_start)
+        _schur_dual(q, w, cell_rows, block_start, group_of, row0_start, s00, w_t, s11)
+        l11 = _factor_blocked(s00, w_t, s11, row0_start)
         sigma_mu = 0.0
         alpha_p = 1.0
         alpha_d = 1.0
@@ -665,7 +729,7 @@ def solve_dual(
                 for c in range(block_start[j], block_start[j + 1]):
                     v_cells[c] = beta * pi[c]
             rhs = -r1 - _apply_a(v_cells, cell_rows, m)
-            dlam = _cholesky_solve(chol, rhs)
+            dlam = _solve_blocked(s00, w_t, l11, row0_start, rhs)
             _apply_at(dlam, cell_rows, g)
             for j in range(nb):
                 adot = 0.0

@@ -30,19 +30,17 @@ class Structure:
     a contiguous block ``block_start[j]:block_start[j + 1]``. Constraint rows are the
     (i, x_i, y) with P(x_i, y) > 0, minus one row per (i >= 1, y): those k - 1 rows per y
     are implied by the others (each source's marginal sums to p(y)), and dropping them
-    makes A of full row rank. Source 0 rows come first, grouped by x_0.
+    makes A of full row rank. Source 0 rows come first, grouped by x_0 (an unused x_0
+    owns an empty group).
     """
 
     shape: tuple[int, ...]  # merged table shape (n_1, ..., n_k, n_y)
     cell_flat: np.ndarray  # (N,) flat index of each cell in the merged table
-    cell_y: np.ndarray  # (N,)
     cell_rows: np.ndarray  # (N, k) row of each cell per source, -1 where dropped
     block_start: np.ndarray  # (n_blocks + 1,)
     b: np.ndarray  # (m,) P(x_i, y) of each kept row
     row0_start: np.ndarray  # (n_1 + 1,) rows of source 0, grouped by x_0
     q0: np.ndarray  # (N,) strictly positive feasible start: prod_i P(x_i, y) / p(y)^(k-1)
-    marginals: tuple[np.ndarray, ...]  # P(X_i, Y), each (n_i, n_y)
-    py: np.ndarray  # (n_y,)
     cell_full: np.ndarray  # (N, k) index of each cell's (i, x_i, y) into p_full, all rows
     p_full: np.ndarray  # every source's P(x_i, y), concatenated
 
@@ -57,74 +55,115 @@ class Structure:
 
 def build_structure(t: np.ndarray) -> Structure:
     """Index the programme of the merged table ``t`` of shape (n_1, ..., n_k, n_y)."""
-    k = t.ndim - 1
-    shape = t.shape
-    n_y = shape[-1]
-    marginals = tuple(t.sum(axis=tuple(j for j in range(k) if j != i)) for i in range(k))
-    py = marginals[0].sum(axis=0)
-    mask = np.ones(shape, dtype=bool)
-    for i, m in enumerate(marginals):
-        view = [1] * (k + 1)
-        view[i] = shape[i]
-        view[-1] = n_y
-        mask &= (m > 0).reshape(view)
-    cells = np.nonzero(mask)  # C order: sorted by joint x, then y
-    cell_flat = np.ravel_multi_index(cells, shape).astype(np.int64)
-    cell_y = cells[-1].astype(np.int64)
-    x_flat = cell_flat // n_y
-    n_cells = cell_flat.shape[0]
-    if n_cells:
-        new_block = np.concatenate(([True], x_flat[1:] != x_flat[:-1]))
-        block_start = np.concatenate((np.flatnonzero(new_block), [n_cells])).astype(np.int64)
-    else:
-        block_start = np.zeros(1, dtype=np.int64)
+    shape = tuple(int(s) for s in t.shape)
+    dims = np.array(shape[:-1], dtype=np.int64)
+    flat = np.ascontiguousarray(t, dtype=np.float64).reshape(-1, shape[-1])
+    return Structure(shape, *_index_table(flat, dims))
 
-    cell_rows = np.full((n_cells, k), -1, dtype=np.int64)
-    b_parts = []
-    row0_start = np.zeros(shape[0] + 1, dtype=np.int64)
-    offset = 0
-    for i, m in enumerate(marginals):
-        keep = m > 0
-        if i > 0:
-            # Drop the first supported x_i of every y: implied by the other rows.
-            first = np.argmax(keep, axis=0)
-            has = keep.any(axis=0)
-            keep = keep.copy()
-            keep[first[has], np.flatnonzero(has)] = False
-        row_id = np.full(m.shape, -1, dtype=np.int64)
-        n_keep = int(keep.sum())
-        row_id[keep] = offset + np.arange(n_keep)  # C order: grouped by x_i
-        if i == 0:
-            row0_start[1:] = offset + np.cumsum(keep.sum(axis=1))
-        cell_rows[:, i] = row_id[cells[i], cell_y]
-        b_parts.append(m[keep])
-        offset += n_keep
-    b = np.concatenate(b_parts) if b_parts else np.zeros(0)
 
+@numba.njit(cache=True)
+def _index_table(
+    t2: np.ndarray, dims: np.ndarray
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
+    """The index arrays of :class:`Structure` for the table ``t2`` of shape (prod dims, n_y)."""
+    k = dims.shape[0]
+    nx, ny = t2.shape
+    stride = np.empty(k, dtype=np.int64)
+    acc = 1
+    for i in range(k - 1, -1, -1):
+        stride[i] = acc
+        acc *= dims[i]
+    offset = np.zeros(k + 1, dtype=np.int64)  # source i's P(x_i, y) at offset[i] + x_i * ny + y
+    for i in range(k):
+        offset[i + 1] = offset[i] + dims[i] * ny
+    p_full = np.zeros(offset[k])
+    py = np.zeros(ny)
+    for x in range(nx):
+        for y in range(ny):
+            v = t2[x, y]
+            py[y] += v
+            for i in range(k):
+                p_full[offset[i] + ((x // stride[i]) % dims[i]) * ny + y] += v
+    # Rows: source 0 in C order (grouped by x_0); the others without their first supported
+    # x_i of every y, which the other rows imply.
+    row_id = np.full(offset[k], -1, dtype=np.int64)
+    row0_start = np.zeros(dims[0] + 1, dtype=np.int64)
+    m = 0
+    for x0 in range(dims[0]):
+        for y in range(ny):
+            if p_full[x0 * ny + y] > 0.0:
+                row_id[x0 * ny + y] = m
+                m += 1
+        row0_start[x0 + 1] = m
+    for i in range(1, k):
+        first = np.full(ny, -1, dtype=np.int64)
+        for y in range(ny):
+            for xi in range(dims[i]):
+                if p_full[offset[i] + xi * ny + y] > 0.0:
+                    first[y] = xi
+                    break
+        for xi in range(dims[i]):
+            for y in range(ny):
+                j = offset[i] + xi * ny + y
+                if p_full[j] > 0.0 and xi != first[y]:
+                    row_id[j] = m
+                    m += 1
+    b = np.empty(m)
+    for j in range(offset[k]):
+        if row_id[j] >= 0:
+            b[row_id[j]] = p_full[j]
+    # Cells: every (x, y) whose source marginals are all positive, in C order.
+    n_cells = 0
+    for x in range(nx):
+        for y in range(ny):
+            ok = True
+            for i in range(k):
+                if p_full[offset[i] + ((x // stride[i]) % dims[i]) * ny + y] <= 0.0:
+                    ok = False
+                    break
+            if ok:
+                n_cells += 1
+    cell_flat = np.empty(n_cells, dtype=np.int64)
+    cell_rows = np.empty((n_cells, k), dtype=np.int64)
     cell_full = np.empty((n_cells, k), dtype=np.int64)
-    full_offset = 0
-    for i, m in enumerate(marginals):
-        cell_full[:, i] = full_offset + cells[i] * n_y + cell_y
-        full_offset += m.size
-    p_full = np.concatenate([m.ravel() for m in marginals])
-
-    q0 = np.ones(n_cells)
-    for i, m in enumerate(marginals):
-        q0 *= m[cells[i], cell_y]
-    q0 /= py[cell_y] ** (k - 1)
-    return Structure(
-        shape=tuple(int(s) for s in shape),
-        cell_flat=cell_flat,
-        cell_y=cell_y,
-        cell_rows=cell_rows,
-        block_start=block_start,
-        b=b,
-        row0_start=row0_start,
-        q0=q0,
-        marginals=marginals,
-        py=py,
-        cell_full=cell_full,
-        p_full=p_full,
+    q0 = np.empty(n_cells)
+    block_start = np.empty(nx + 1, dtype=np.int64)
+    n_blocks = 0
+    c = 0
+    for x in range(nx):
+        start = c
+        for y in range(ny):
+            ok = True
+            for i in range(k):
+                if p_full[offset[i] + ((x // stride[i]) % dims[i]) * ny + y] <= 0.0:
+                    ok = False
+                    break
+            if not ok:
+                continue
+            cell_flat[c] = x * ny + y
+            prod = 1.0
+            for i in range(k):
+                j = offset[i] + ((x // stride[i]) % dims[i]) * ny + y
+                cell_full[c, i] = j
+                cell_rows[c, i] = row_id[j]
+                prod *= p_full[j]
+            q0[c] = prod / py[y] ** (k - 1)
+            c += 1
+        if c > start:
+            block_start[n_blocks] = start
+            n_blocks += 1
+    block_start[n_blocks] = c
+    return (
+        cell_flat,
+        cell_rows,
+        block_start[: n_blocks + 1].copy(),
+        b,
+        row0_start,
+        q0,
+        cell_full,
+        p_full,
     )
 
 
@@ -296,7 +335,7 @@ def _factor_blocked(
     formed by BLAS products in column panels and factored by LAPACK. Returns its factor.
     Same factor as a dense Cholesky in this row order, without ever storing the m x m S.
     """
-    m2, m1 = w_t.shape
+    m2 = w_t.shape[0]
     for g in range(row0_start.shape[0] - 1):
         r0 = row0_start[g]
         r1 = row0_start[g + 1]
@@ -794,3 +833,47 @@ def solve_dual(
             t[j] += alpha_p * dt[j]
             s[j] += alpha_d * ds[j]
     return best_q, lam, best_f, best_lower, it, status
+
+
+@numba.njit(cache=True)
+def _neg_xlogx_sum(v: np.ndarray) -> float:
+    total = 0.0
+    for x in v.ravel():
+        if x > 0.0:
+            total -= x * math.log(x)
+    return total
+
+
+@numba.njit(cache=True)
+def table_entropies(t2: np.ndarray) -> tuple[float, float, float]:
+    """H(Y), H(X) and H(X, Y) in nats of the table ``t2`` of shape (n_x, n_y)."""
+    return (
+        _neg_xlogx_sum(t2.sum(axis=0)),
+        _neg_xlogx_sum(t2.sum(axis=1)),
+        _neg_xlogx_sum(t2),
+    )
+
+
+@numba.njit(cache=True)
+def bivariate_terms(p: np.ndarray, q: np.ndarray) -> tuple[float, float, float]:
+    """UI_1 = I_Q(Y; X1 | X2), UI_2 = I_Q(Y; X2 | X1) and I_P(X1; Y), in nats (3-d tables)."""
+    n1, n2, ny = q.shape
+    q12 = np.zeros((n1, n2))
+    q1y = np.zeros((n1, ny))
+    q2y = np.zeros((n2, ny))
+    p1y = np.zeros((n1, ny))
+    for a in range(n1):
+        for c in range(n2):
+            for y in range(ny):
+                v = q[a, c, y]
+                q12[a, c] += v
+                q1y[a, y] += v
+                q2y[c, y] += v
+                p1y[a, y] += p[a, c, y]
+    h = _neg_xlogx_sum
+    h_q = h(q)
+    h_q12 = h(q12)
+    ui1 = h_q12 + h(q2y) - h_q - h(q12.sum(axis=0))
+    ui2 = h_q12 + h(q1y) - h_q - h(q12.sum(axis=1))
+    mi1 = h(p1y.sum(axis=1)) + h(p1y.sum(axis=0)) - h(p1y)
+    return ui1, ui2, mi1

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import entr, xlogy
 
 from synergy._validate import (
     InvalidParameterError,
@@ -24,7 +23,15 @@ from synergy._validate import (
     invalid,
     resolve_sources,
 )
-from synergy.pid._vk_solver import Structure, build_structure, certify, objective, solve_dual
+from synergy.pid._vk_solver import (
+    Structure,
+    bivariate_terms,
+    build_structure,
+    certify,
+    objective,
+    solve_dual,
+    table_entropies,
+)
 
 __all__ = ["UnionInformation", "s_vk", "union_information"]
 
@@ -104,6 +111,8 @@ class UnionInformation:
 def _merge_sources(t: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
     """Marginalise axes in no group, then merge each group into one axis (target last)."""
     target = t.ndim - 1
+    if groups == tuple((a,) for a in range(target)):
+        return np.ascontiguousarray(t)  # each axis its own source, already in order
     used = [a for g in groups for a in g]
     drop = tuple(a for a in range(target) if a not in used)
     if drop:
@@ -112,10 +121,6 @@ def _merge_sources(t: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> np.nda
     t = np.transpose(t, order + list(drop))
     sizes = [int(np.prod([t.shape[order.index(a)] for a in g])) for g in groups]
     return np.ascontiguousarray(t.reshape(*sizes, t.shape[len(used)]))
-
-
-def _entropy_nats(p: np.ndarray) -> float:
-    return float(entr(p).sum())
 
 
 def _check_options(solver: Any, tol: Any, max_iter: Any) -> str:
@@ -231,27 +236,24 @@ def union_information(
     t = as_table(p, func=_FUNC, validate=validate, min_table_ndim=2)
     groups = resolve_sources(sources, t.ndim, func=_FUNC, min_sources=2)
     merged = _merge_sources(t, groups)
-    h_y = _entropy_nats(merged.sum(axis=tuple(range(merged.ndim - 1))))
-    mi_nats = h_y + _entropy_nats(merged.sum(axis=-1)) - _entropy_nats(merged)
+    h_y, h_x, h_xy = table_entropies(merged.reshape(-1, merged.shape[-1]))
+    mi_nats = h_y + h_x - h_xy
     tol_nats = float(tol) * log_base
-    core, used, core_shape = _reduce(merged)
-    if core.ndim < 3:
-        # Fewer than two sources with two used symbols: Q = P is the only feasible Q.
-        f_core = float(xlogy(core, core).sum() - xlogy(q_x := core.sum(axis=-1), q_x).sum())
-        raw = _Raw(core.ravel(), f_core, 0.0, "optimal", 0, "closed-form")
-        q_core = raw.q_cells
+    structure = build_structure(merged)
+    if _informative_sources(structure) < 2:
+        # Fewer than two sources use two symbols: Q = P is the only feasible Q.
+        raw = _Raw(merged.ravel(), h_x - h_xy, 0.0, "optimal", 0, "closed-form")
+        q = merged.copy()
     else:
-        structure = build_structure(core)
         raw = _solve(structure, solver, tol_nats, int(max_iter), float(tol), log_base)
-        q_core = np.zeros(core.size)
-        q_core[structure.cell_flat] = raw.q_cells
-    q = np.zeros(merged.shape)
-    q[np.ix_(*used)] = q_core.reshape(core_shape)
+        q = np.zeros(merged.shape)
+        q.ravel()[structure.cell_flat] = raw.q_cells
     value_nats = h_y + raw.f
     unique: tuple[float, ...] | None = None
     shared: float | None = None
     if merged.ndim == 3:
-        unique, shared = _bivariate_atoms(merged, q, log_base)
+        ui1, ui2, mi1 = bivariate_terms(merged, q)
+        unique, shared = (ui1 / log_base, ui2 / log_base), (mi1 - ui1) / log_base
     return UnionInformation(
         value=value_nats / log_base,
         synergy=(mi_nats - value_nats) / log_base,
@@ -267,20 +269,16 @@ def union_information(
     )
 
 
-def _reduce(merged: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], tuple[int, ...]]:
-    """Drop unused symbols, then sources left with one symbol (they constrain only P(y)).
-
-    Returns the core table, the used symbols of every merged axis, and the core's shape with
-    the dropped sources kept as axes of length 1 (to embed Q back into the merged shape).
-    """
-    axes = range(merged.ndim)
-    used = [np.flatnonzero(merged.sum(axis=tuple(a for a in axes if a != ax)) > 0) for ax in axes]
-    core = merged[np.ix_(*used)]
-    core_shape = core.shape
-    squeeze = tuple(ax for ax in range(core.ndim - 1) if core.shape[ax] == 1)
-    if squeeze:
-        core = core.sum(axis=squeeze)
-    return np.ascontiguousarray(core), used, core_shape
+def _informative_sources(s: Structure) -> int:
+    """How many sources use at least two symbols (a source with one constrains only p(y))."""
+    count = 0
+    offset = 0
+    n_y = s.shape[-1]
+    for n_i in s.shape[:-1]:
+        used = s.p_full[offset : offset + n_i * n_y].reshape(n_i, n_y).any(axis=1)
+        count += int(np.count_nonzero(used) >= 2)
+        offset += n_i * n_y
+    return count
 
 
 def _solve(
@@ -358,20 +356,6 @@ def s_vk(
     0.0
     """
     return union_information(p, sources, base=base, solver=solver, validate=validate).synergy
-
-
-def _bivariate_atoms(
-    merged: np.ndarray, q: np.ndarray, log_base: float
-) -> tuple[tuple[float, float], float]:
-    """UI_1 = I_Q(Y; X1 | X2), UI_2 = I_Q(Y; X2 | X1), SI = I(X1; Y) - UI_1 (nats in, base out)."""
-    h = _entropy_nats
-    h_q = h(q)
-    h_q12 = h(q.sum(axis=2))
-    ui1 = h_q12 + h(q.sum(axis=0)) - h_q - h(q.sum(axis=(0, 2)))
-    ui2 = h_q12 + h(q.sum(axis=1)) - h_q - h(q.sum(axis=(1, 2)))
-    p1y = merged.sum(axis=1)
-    mi1 = h(p1y.sum(axis=1)) + h(p1y.sum(axis=0)) - h(p1y)
-    return (ui1 / log_base, ui2 / log_base), (mi1 - ui1) / log_base
 
 
 @dataclass(frozen=True)

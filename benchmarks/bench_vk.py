@@ -207,9 +207,13 @@ def main(quick: bool = False) -> str:
         "",
         f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.1f}' for x in load_before)};"
         f" after: {', '.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} cores."
-        " Other engineers were running jobs on this machine, so expect noise of a few"
-        " tens of percent; medians are quoted for that reason."
-        f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}.",
+        + (
+            " Other jobs were running on this machine, so expect noise of a few tens of"
+            " percent; medians are quoted for that reason."
+            if max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
+            else ""
+        )
+        + f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}.",
         "",
         "Command: `python benchmarks/bench_vk.py" + (" --quick" if quick else "") + "`",
         "",

@@ -371,11 +371,15 @@ def _factor_blocked(
     return _fast_cholesky(s11)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
 def _solve_blocked(
     l00: np.ndarray, w_t: np.ndarray, l11: np.ndarray, row0_start: np.ndarray, rhs: np.ndarray
 ) -> np.ndarray:
-    """Solve S x = rhs with the factor of :func:`_factor_blocked`: L = [[L0, 0], [W^T, L11]]."""
+    """Solve S x = rhs with the factor of :func:`_factor_blocked`: L = [[L0, 0], [W^T, L11]].
+
+    `reassoc` lets the dot products of the substitutions use vector accumulators; the two
+    products with W go to BLAS.
+    """
     m2, m1 = w_t.shape
     x = rhs.copy()
     n_groups = row0_start.shape[0] - 1
@@ -386,24 +390,22 @@ def _solve_blocked(
             for t in range(i):
                 acc -= l00[r0 + i, t] * x[r0 + t]
             x[r0 + i] = acc / l00[r0 + i, i]
-    for j in range(m2):  # L11 z2 = rhs2 - W^T z1
-        acc = x[m1 + j]
-        row = w_t[j]
-        for r in range(m1):
-            acc -= row[r] * x[r]
-        lrow = l11[j]
-        for t in range(j):
-            acc -= lrow[t] * x[m1 + t]
-        x[m1 + j] = acc / lrow[j]
-    for j in range(m2 - 1, -1, -1):  # L11^T x2 = z2, then z1 -= W x2
-        x[m1 + j] /= l11[j, j]
-        xj = x[m1 + j]
-        lrow = l11[j]
-        for t in range(j):
-            x[m1 + t] -= lrow[t] * xj
-        row = w_t[j]
-        for r in range(m1):
-            x[r] -= row[r] * xj
+    if m2 > 0:
+        z2 = x[m1:] - w_t @ np.ascontiguousarray(x[:m1])  # L11 z2 = rhs2 - W^T z1
+        for j in range(m2):
+            acc = z2[j]
+            lrow = l11[j]
+            for t in range(j):
+                acc -= lrow[t] * z2[t]
+            z2[j] = acc / lrow[j]
+        for j in range(m2 - 1, -1, -1):  # L11^T x2 = z2
+            z2[j] /= l11[j, j]
+            zj = z2[j]
+            lrow = l11[j]
+            for t in range(j):
+                z2[t] -= lrow[t] * zj
+        x[m1:] = z2
+        x[:m1] -= z2 @ w_t  # z1 - W x2
     for g in range(n_groups):  # L0^T x1 = z1 - W x2
         r0 = row0_start[g]
         size = row0_start[g + 1] - r0

@@ -254,6 +254,7 @@ def certify(
 
 _PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
+_BLAS_MIN = 4096  # entries of W from which matrix-vector products go to BLAS
 _BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
 _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
@@ -322,7 +323,7 @@ def _fast_cholesky(s_mat: np.ndarray) -> np.ndarray:
     return chol
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
 def _factor_blocked(
     s00: np.ndarray, w_t: np.ndarray, s11: np.ndarray, row0_start: np.ndarray
 ) -> np.ndarray:
@@ -346,6 +347,16 @@ def _factor_blocked(
         s00[r0:r1, :size] = lg
         if m2 == 0:
             continue
+        if m2 * size < _BLAS_MIN:
+            # Small: forward substitution L_g z = S01 column, for every source-1 row.
+            for j in range(m2):
+                row = w_t[j]
+                for i in range(size):
+                    acc = row[r0 + i]
+                    for t in range(i):
+                        acc -= lg[i, t] * row[r0 + t]
+                    row[r0 + i] = acc / lg[i, i]
+            continue
         # W^T's columns of this group: S10 L_g^{-T}, one BLAS product with the (small)
         # explicit inverse instead of a substitution per source-1 row.
         inv_t = np.zeros((size, size))  # L_g^{-T}, upper triangular
@@ -358,13 +369,24 @@ def _factor_blocked(
         w_t[:, r0:r1] = np.ascontiguousarray(w_t[:, r0:r1]) @ inv_t
     if m2 == 0:
         return np.zeros((0, 0))
-    panel = 128
-    for j0 in range(0, m2, panel):
-        j1 = min(j0 + panel, m2)
-        prod = w_t[j0:] @ np.ascontiguousarray(w_t[j0:j1]).T
-        for i in range(j0, m2):
-            for j in range(j0, min(j1, i + 1)):
-                s11[i, j] -= prod[i - j0, j - j0]
+    m1 = w_t.shape[1]
+    if m1 * m2 < _BLAS_MIN:
+        for i in range(m2):
+            wi = w_t[i]
+            for j in range(i + 1):
+                wj = w_t[j]
+                acc = 0.0
+                for r in range(m1):
+                    acc += wi[r] * wj[r]
+                s11[i, j] -= acc
+    else:
+        panel = 128
+        for j0 in range(0, m2, panel):
+            j1 = min(j0 + panel, m2)
+            prod = w_t[j0:] @ np.ascontiguousarray(w_t[j0:j1]).T
+            for i in range(j0, m2):
+                for j in range(j0, min(j1, i + 1)):
+                    s11[i, j] -= prod[i - j0, j - j0]
     for i in range(m2):
         for j in range(i + 1, m2):
             s11[i, j] = s11[j, i]
@@ -391,7 +413,16 @@ def _solve_blocked(
                 acc -= l00[r0 + i, t] * x[r0 + t]
             x[r0 + i] = acc / l00[r0 + i, i]
     if m2 > 0:
-        z2 = x[m1:] - w_t @ np.ascontiguousarray(x[:m1])  # L11 z2 = rhs2 - W^T z1
+        # L11 z2 = rhs2 - W^T z1 (BLAS only where the call costs less than the loop).
+        if m1 * m2 >= _BLAS_MIN:
+            z2 = x[m1:] - w_t @ np.ascontiguousarray(x[:m1])
+        else:
+            z2 = x[m1:].copy()
+            for j in range(m2):
+                acc = 0.0
+                for r in range(m1):
+                    acc += w_t[j, r] * x[r]
+                z2[j] -= acc
         for j in range(m2):
             acc = z2[j]
             lrow = l11[j]
@@ -405,7 +436,12 @@ def _solve_blocked(
             for t in range(j):
                 z2[t] -= lrow[t] * zj
         x[m1:] = z2
-        x[:m1] -= z2 @ w_t  # z1 - W x2
+        if m1 * m2 >= _BLAS_MIN:  # z1 - W x2
+            x[:m1] -= z2 @ w_t
+        else:
+            for j in range(m2):
+                for r in range(m1):
+                    x[r] -= w_t[j, r] * z2[j]
     for g in range(n_groups):  # L0^T x1 = z1 - W x2
         r0 = row0_start[g]
         size = row0_start[g + 1] - r0

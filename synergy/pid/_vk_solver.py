@@ -387,9 +387,8 @@ def _factor_blocked(
             for i in range(j0, m2):
                 for j in range(j0, min(j1, i + 1)):
                     s11[i, j] -= prod[i - j0, j - j0]
-    for i in range(m2):
-        for j in range(i + 1, m2):
-            s11[i, j] = s11[j, i]
+    # Only the lower triangle is read from here on (LAPACK's potrf with 'L' and the safe
+    # fallback alike), so the upper one is left as it is.
     return _fast_cholesky(s11)
 
 

@@ -759,3 +759,40 @@ def marginal_neg_xlogx_rows(
     else:
         _marginal_rows_serial(flat, n_cells, groups, n_groups, out)
     return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _specific_information_rows(joint, out):
+    n_rows, n_a, n_y = joint.shape
+    p_y = np.empty(n_y)
+    for r in range(n_rows):
+        for y in range(n_y):
+            p_y[y] = 0.0
+            out[r, y] = 0.0
+        for a in range(n_a):
+            p_a = 0.0
+            for y in range(n_y):
+                p_a += joint[r, a, y]
+            for y in range(n_y):
+                v = joint[r, a, y]
+                p_y[y] += v
+                if v > 0.0:
+                    # v / p_a <= 1: no overflow, and no product p(a) p(y) to underflow.
+                    out[r, y] += v * math.log(v / p_a)
+        for y in range(n_y):
+            py = p_y[y]
+            out[r, y] = (out[r, y] - py * math.log(py)) / py if py > 0.0 else 0.0
+
+
+def specific_information_rows(joint: np.ndarray) -> np.ndarray:
+    """I(Y=y; A) in nats for every row of ``joint`` (n_rows, n_a, n_y); 0 where p(y) = 0.
+
+    p(y) I(Y=y; A) = sum_a p(a, y) log(p(a, y) / p(a)) - p(y) log p(y), with p(a) and p(y)
+    summed in the same pass: numpy's reductions over a few cells per output cost ~10x the
+    arithmetic for batches of small tables.
+    """
+    if joint.ndim != 3 or joint.dtype != np.float64 or not joint.flags.c_contiguous:
+        raise ValueError("specific_information_rows needs a 3-D C-contiguous float64 array")
+    out = np.empty((joint.shape[0], joint.shape[2]))
+    _specific_information_rows(joint, out)
+    return out

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import rel_entr, xlogy
+from scipy.special import rel_entr
 
 from synergy import _kernels
 from synergy._validate import (
@@ -468,13 +468,6 @@ def specific_information_nats(arr: np.ndarray, batch_ndim: int, a: tuple[int, ..
     joint = _marginal(arr, batch_ndim, (*a, target))  # (*batch, *A, n_y)
     batch_shape = arr.shape[:batch_ndim]
     n_y = arr.shape[-1]
-    joint = joint.reshape(*batch_shape, -1, n_y)
-    p_a = joint.sum(axis=-1, keepdims=True)
-    p_y = joint.sum(axis=-2, keepdims=True)
-    # p(y) I(Y=y; A) = sum_a p(a, y) log(p(a, y) / p(a)) - p(y) log p(y); the ratio
-    # p(a, y) / p(a) <= 1 cannot overflow, and a product p(a) p(y) could underflow.
-    p_y = p_y[..., 0, :]
-    weighted = rel_entr(joint, p_a).sum(axis=-2) - xlogy(p_y, p_y)
-    out = np.zeros_like(weighted)
-    np.divide(weighted, p_y, out=out, where=p_y > 0)
-    return out
+    n_a = math.prod(joint.shape[batch_ndim:-1])
+    rows = np.ascontiguousarray(joint, dtype=np.float64).reshape(math.prod(batch_shape), n_a, n_y)
+    return _kernels.specific_information_rows(rows).reshape(*batch_shape, n_y)

@@ -49,6 +49,19 @@ EVAL = {"n_points": 2000, "n_votes": 200}  # 2,000 of the 4,608 images; 200 + 10
 GRID_IMAGES = 4608
 
 
+# What the traversal pictures of a recorded budget show (looked at, not computed).
+OBSERVED = {
+    3000: (
+        "At 3,000 steps the plain VAE reconstructs shapes roughly (squares come out square) and "
+        "uses all ten latents, each mixing several factors; the four regularised models "
+        "reconstruct blobs at the right position and of about the right size, without shape. "
+        "Their traversals show a few latents that each mostly move the blob in one direction or "
+        "change its size or elongation, several unused latents (rows that do not change) and "
+        "others that mix factors; no model has a latent for shape."
+    ),
+}
+
+
 def honesty(budgets: list[int]) -> list[str]:
     """What the budgets in the file allow and what they do not (written for any budgets)."""
     budgets = sorted(set(budgets))
@@ -61,25 +74,32 @@ def honesty(budgets: list[int]) -> list[str]:
         if len(budgets) > 1
         else ""
     )
-    return [
-        "### What this budget allows and what it does not",
-        "",
+    sentences = [
         f"Each run sees {steps} batches of 64 ({span} passes over the {GRID_IMAGES:,}-image "
         "grid), against the 150,000 steps of batch 64 at lr 1e-4 of the Non-Syn VAE reference "
         "on the 737,280 images of the real dSprites, and uses a 5x larger learning rate so that "
-        "the code shows structure within a CPU budget. The traversal pictures in "
-        "`benchmarks/results/disentanglement/` show what the longest budget has learned. The "
-        "total-correlation and synergy terms have had little time to act, and the metrics use "
-        "fewer points and votes than the published protocols, so they carry their own sampling "
-        "noise. With 3 seeds, read an ordering as real only where the gap between two models is "
+        "the code shows structure within a CPU budget.",
+        "The traversal pictures in `benchmarks/results/disentanglement/` show what the longest "
+        "budget has learned.",
+        OBSERVED.get(budgets[-1], ""),
+        "The total-correlation and synergy terms have had little time to act, and the metrics "
+        "use fewer points and votes than the published protocols, so they carry their own "
+        "sampling noise.",
+        "With 3 seeds, read an ordering as real only where the gap between two models is "
         "clearly larger than their seed-to-seed spread; beta-VAE (beta = 4) scoring low early "
-        "is what a strong KL weight does early in training, not evidence about its asymptote. "
-        "The numbers show that every model trains, checkpoints, resumes" + resumed + " and is "
-        "scored end to end by the same pipeline: a smoke test, not a ranking. A ranking needs "
-        "the reference budget: at 0.14 to 0.26 s per step on one thread here, 150,000 steps are "
-        "6 to 11 hours per run and the 15 runs about two days on these two cores (or a GPU). "
+        "is what a strong KL weight does early in training, not evidence about its asymptote.",
+        f"The numbers show that every model trains, checkpoints, resumes{resumed} and is scored "
+        "end to end by the same pipeline: a smoke test, not a ranking.",
+        "A ranking needs the reference budget: at 0.14 to 0.26 s per step on one thread here, "
+        "150,000 steps are 6 to 11 hours per run and the 15 runs about two days on these two "
+        "cores (or a GPU).",
         "Rerun with a larger `--steps` (and `--earlier` for the budgets to keep in the file): "
         "finished runs are skipped and the others continue from their checkpoints.",
+    ]
+    return [
+        "### What this budget allows and what it does not",
+        "",
+        " ".join(x for x in sentences if x),
     ]
 
 
@@ -182,16 +202,23 @@ def _fmt(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def report(out: str, steps: int, seeds: list[int], command: str, wall_s: float | None) -> str:
-    """The markdown section from every run's ``metrics.json`` and ``timing.json``."""
+def report(out: str, steps: int, seeds: list[int], command: str, wall: dict[str, Any]) -> str:
+    """The markdown section from every run's ``metrics.json`` and ``timing.json``.
+
+    ``wall`` is what the training invocation recorded (``wall-<steps>.json``): its wall time,
+    how many runs it trained at a time and its command line; empty if unknown.
+    """
+    wall_s = wall.get("wall_s")
+    jobs = wall.get("jobs")
+    command = wall.get("command", command)
+    concurrency = f", {jobs} run{'s' if jobs != 1 else ''} at a time on 2 cores" if jobs else ""
     import torch
 
     keys = ("mig_chen", "mig_dlib", "factor_vae_score")
     lines = [
         f"## Disentanglement on procedural dSprites, {steps} steps per run: a smoke test",
         "",
-        f"Command: `{command}`; torch {torch.__version__}, 1 thread per run, 2 runs at a time on "
-        "2 cores.",
+        f"Command: `{command}`; torch {torch.__version__}, 1 thread per run{concurrency}.",
         "",
         f"Budget: {steps} steps of batch {COMMON['batch_size']} per run for every model (Adam lr "
         f"{COMMON['lr']}, the other settings TrainConfig's defaults), seeds {seeds}. Data: the "
@@ -273,11 +300,13 @@ def main(argv: list[str] | None = None) -> str:
                 print(json.dumps(result), flush=True)
         wall_s = time.perf_counter() - start
         with open(os.path.join(args.out, f"wall-{args.steps}.json"), "w", encoding="utf-8") as f:
-            json.dump({"steps": args.steps, "wall_s": wall_s}, f)
+            json.dump(
+                {"steps": args.steps, "wall_s": wall_s, "jobs": args.jobs, "command": command}, f
+            )
     if not args.no_pictures:
         traversal_pictures(args.out, seed=args.seeds[0])
     sections = []
-    for steps in [args.steps, *args.earlier]:
+    for steps in [args.steps, *sorted(args.earlier, reverse=True)]:
         wall = _read_json(os.path.join(args.out, f"wall-{steps}.json"))
         if not wall:
             wall = _read_json(os.path.join(args.out, "wall.json"))
@@ -285,7 +314,7 @@ def main(argv: list[str] | None = None) -> str:
         cmd = (
             command.strip() if steps == args.steps else f"{command.strip()} (with --steps {steps})"
         )
-        sections.append(report(args.out, steps, args.seeds, cmd, wall.get("wall_s")))
+        sections.append(report(args.out, steps, args.seeds, cmd, wall))
     text = "\n".join([*sections, *honesty([args.steps, *args.earlier])]) + "\n"
     with open(os.path.join(RESULTS, "disentanglement.md"), "w", encoding="utf-8") as f:
         f.write(text)

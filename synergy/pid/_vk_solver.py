@@ -114,41 +114,29 @@ def _index_table(
     for j in range(offset[k]):
         if row_id[j] >= 0:
             b[row_id[j]] = p_full[j]
-    # Cells: every (x, y) whose source marginals are all positive, in C order.
-    n_cells = 0
-    for x in range(nx):
-        for y in range(ny):
-            ok = True
-            for i in range(k):
-                if p_full[offset[i] + ((x // stride[i]) % dims[i]) * ny + y] <= 0.0:
-                    ok = False
-                    break
-            if ok:
-                n_cells += 1
-    cell_flat = np.empty(n_cells, dtype=np.int64)
-    cell_rows = np.empty((n_cells, k), dtype=np.int64)
-    cell_full = np.empty((n_cells, k), dtype=np.int64)
-    q0 = np.empty(n_cells)
+    # Cells: every (x, y) whose source marginals are all positive, in C order (filled into
+    # arrays of the table's size, then cut to the count).
+    cell_flat = np.empty(nx * ny, dtype=np.int64)
+    cell_rows = np.empty((nx * ny, k), dtype=np.int64)
+    cell_full = np.empty((nx * ny, k), dtype=np.int64)
+    q0 = np.empty(nx * ny)
     block_start = np.empty(nx + 1, dtype=np.int64)
     n_blocks = 0
     c = 0
     for x in range(nx):
         start = c
         for y in range(ny):
-            ok = True
-            for i in range(k):
-                if p_full[offset[i] + ((x // stride[i]) % dims[i]) * ny + y] <= 0.0:
-                    ok = False
-                    break
-            if not ok:
-                continue
-            cell_flat[c] = x * ny + y
             prod = 1.0
+            supported = True
             for i in range(k):
                 j = offset[i] + ((x // stride[i]) % dims[i]) * ny + y
                 cell_full[c, i] = j
                 cell_rows[c, i] = row_id[j]
                 prod *= p_full[j]
+                supported &= p_full[j] > 0.0
+            if not supported:
+                continue  # some P(x_i, y) = 0: the constraints force this cell to 0
+            cell_flat[c] = x * ny + y
             q0[c] = prod / py[y] ** (k - 1)
             c += 1
         if c > start:
@@ -156,13 +144,13 @@ def _index_table(
             n_blocks += 1
     block_start[n_blocks] = c
     return (
-        cell_flat,
-        cell_rows,
+        cell_flat[:c].copy(),
+        cell_rows[:c].copy(),
         block_start[: n_blocks + 1].copy(),
         b,
         row0_start,
-        q0,
-        cell_full,
+        q0[:c].copy(),
+        cell_full[:c].copy(),
         p_full,
     )
 
@@ -197,6 +185,15 @@ def _apply_at(lam: np.ndarray, cell_rows: np.ndarray, out: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
+def _row_groups(row0_start: np.ndarray) -> np.ndarray:
+    """The x_0 group of every source-0 row (rows of group g: row0_start[g]:row0_start[g + 1])."""
+    group_of = np.empty(row0_start[row0_start.shape[0] - 1], dtype=np.int64)
+    for g in range(row0_start.shape[0] - 1):
+        group_of[row0_start[g] : row0_start[g + 1]] = g
+    return group_of
+
+
+@numba.njit(cache=True)
 def certify(
     lam: np.ndarray,
     cell_rows: np.ndarray,
@@ -212,34 +209,19 @@ def certify(
     restores feasibility and lowers b.lam by exactly that shift times P(x_0).
     """
     n = cell_rows.shape[0]
+    n_blocks = block_start.shape[0] - 1
     c_val = np.empty(n)
+    pi = np.empty(n)
+    excess = np.empty(n_blocks)
     _apply_at(lam, cell_rows, c_val)
+    _softmax_blocks(c_val, block_start, pi, excess)
     n0 = row0_start.shape[0] - 1
+    group_of = _row_groups(row0_start)
     shift = np.zeros(n0)
-    # Row of source 0 -> x_0 group, to find each block's x_0.
-    for j in range(block_start.shape[0] - 1):
-        lo = block_start[j]
-        hi = block_start[j + 1]
-        mx = -np.inf
-        for c in range(lo, hi):
-            if c_val[c] > mx:
-                mx = c_val[c]
-        acc = 0.0
-        for c in range(lo, hi):
-            acc += math.exp(c_val[c] - mx)
-        excess = mx + math.log(acc)
-        r0 = cell_rows[lo, 0]
-        # Binary search the x_0 group of row r0.
-        g_lo = 0
-        g_hi = n0
-        while g_hi - g_lo > 1:
-            mid = (g_lo + g_hi) // 2
-            if row0_start[mid] <= r0:
-                g_lo = mid
-            else:
-                g_hi = mid
-        if excess > shift[g_lo]:
-            shift[g_lo] = excess
+    for j in range(n_blocks):
+        g = group_of[cell_rows[block_start[j], 0]]  # the block's x_0
+        if excess[j] > shift[g]:
+            shift[g] = excess[j]
     value = 0.0
     for r in range(b.shape[0]):
         value += b[r] * lam[r]
@@ -323,6 +305,26 @@ def _fast_cholesky(s_mat: np.ndarray) -> np.ndarray:
     return chol
 
 
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, inline="always")
+def _lower_solve(low: np.ndarray, x: np.ndarray) -> None:
+    """x <- L^{-1} x in place, L the lower triangle of ``low[:len(x), :len(x)]``."""
+    for i in range(x.shape[0]):
+        acc = x[i]
+        for t in range(i):
+            acc -= low[i, t] * x[t]
+        x[i] = acc / low[i, i]
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, inline="always")
+def _lower_t_solve(low: np.ndarray, x: np.ndarray) -> None:
+    """x <- L^{-T} x in place, reading L by rows (contiguous)."""
+    for i in range(x.shape[0] - 1, -1, -1):
+        x[i] /= low[i, i]
+        xi = x[i]
+        for t in range(i):
+            x[t] -= low[i, t] * xi
+
+
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"})
 def _factor_blocked(
     s00: np.ndarray, w_t: np.ndarray, s11: np.ndarray, row0_start: np.ndarray
@@ -350,22 +352,13 @@ def _factor_blocked(
         if m2 * size < _BLAS_MIN:
             # Small: forward substitution L_g z = S01 column, for every source-1 row.
             for j in range(m2):
-                row = w_t[j]
-                for i in range(size):
-                    acc = row[r0 + i]
-                    for t in range(i):
-                        acc -= lg[i, t] * row[r0 + t]
-                    row[r0 + i] = acc / lg[i, i]
+                _lower_solve(lg, w_t[j, r0:r1])
             continue
         # W^T's columns of this group: S10 L_g^{-T}, one BLAS product with the (small)
         # explicit inverse instead of a substitution per source-1 row.
-        inv_t = np.zeros((size, size))  # L_g^{-T}, upper triangular
+        inv_t = np.eye(size)  # row col becomes L_g^{-1} e_col: inv_t = L_g^{-T}
         for col in range(size):
-            for i in range(col, size):
-                acc = 1.0 if i == col else 0.0
-                for t in range(col, i):
-                    acc -= lg[i, t] * inv_t[col, t]
-                inv_t[col, i] = acc / lg[i, i]
+            _lower_solve(lg, inv_t[col])
         w_t[:, r0:r1] = np.ascontiguousarray(w_t[:, r0:r1]) @ inv_t
     if m2 == 0:
         return np.zeros((0, 0))
@@ -406,11 +399,8 @@ def _solve_blocked(
     n_groups = row0_start.shape[0] - 1
     for g in range(n_groups):  # L0 z1 = rhs1
         r0 = row0_start[g]
-        for i in range(row0_start[g + 1] - r0):
-            acc = x[r0 + i]
-            for t in range(i):
-                acc -= l00[r0 + i, t] * x[r0 + t]
-            x[r0 + i] = acc / l00[r0 + i, i]
+        r1 = row0_start[g + 1]
+        _lower_solve(l00[r0:r1], x[r0:r1])
     if m2 > 0:
         # L11 z2 = rhs2 - W^T z1 (BLAS only where the call costs less than the loop).
         if m1 * m2 >= _BLAS_MIN:
@@ -422,18 +412,8 @@ def _solve_blocked(
                 for r in range(m1):
                     acc += w_t[j, r] * x[r]
                 z2[j] -= acc
-        for j in range(m2):
-            acc = z2[j]
-            lrow = l11[j]
-            for t in range(j):
-                acc -= lrow[t] * z2[t]
-            z2[j] = acc / lrow[j]
-        for j in range(m2 - 1, -1, -1):  # L11^T x2 = z2
-            z2[j] /= l11[j, j]
-            zj = z2[j]
-            lrow = l11[j]
-            for t in range(j):
-                z2[t] -= lrow[t] * zj
+        _lower_solve(l11, z2)
+        _lower_t_solve(l11, z2)  # L11^T x2 = z2
         x[m1:] = z2
         if m1 * m2 >= _BLAS_MIN:  # z1 - W x2
             x[:m1] -= z2 @ w_t
@@ -443,12 +423,8 @@ def _solve_blocked(
                     x[r] -= w_t[j, r] * z2[j]
     for g in range(n_groups):  # L0^T x1 = z1 - W x2
         r0 = row0_start[g]
-        size = row0_start[g + 1] - r0
-        for i in range(size - 1, -1, -1):
-            x[r0 + i] /= l00[r0 + i, i]
-            xi = x[r0 + i]
-            for t in range(i):
-                x[r0 + t] -= l00[r0 + i, t] * xi
+        r1 = row0_start[g + 1]
+        _lower_t_solve(l00[r0:r1], x[r0:r1])
     return x
 
 
@@ -730,11 +706,8 @@ def solve_dual(
     hist = np.full(_MEMORY, -np.inf)
     # Newton-system workspace, reused by every iteration (S itself is never stored whole).
     m1 = row0_start[row0_start.shape[0] - 1]
-    group_of = np.empty(m1, dtype=np.int64)
-    gmax = 0
-    for g0 in range(row0_start.shape[0] - 1):
-        group_of[row0_start[g0] : row0_start[g0 + 1]] = g0
-        gmax = max(gmax, row0_start[g0 + 1] - row0_start[g0])
+    group_of = _row_groups(row0_start)
+    gmax = np.max(row0_start[1:] - row0_start[:-1])
     s00 = np.empty((m1, gmax))
     w_t = np.empty((m - m1, m1))
     s11 = np.empty((m - m1, m - m1))

@@ -10,14 +10,26 @@ Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
+from pathlib import Path
 
 import synergy
 
 # Matplotlib in the notebooks must not need a display.
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Notebook kernels start from an IPython profile of the build's own, so that no user's startup
+# files change what the pages show. Its kernels log errors only: ipykernel otherwise prints a
+# notice per notebook about its local TCP transport, which buries real warnings in the log.
+_IPYTHON_DIR = Path(__file__).resolve().parent / "_build" / "ipython"
+(_IPYTHON_DIR / "profile_default").mkdir(parents=True, exist_ok=True)
+(_IPYTHON_DIR / "profile_default" / "ipython_kernel_config.py").write_text(
+    'c.IPKernelApp.log_level = "ERROR"\n', encoding="utf-8"
+)
+os.environ["IPYTHONDIR"] = str(_IPYTHON_DIR)
 sys.path.insert(0, os.path.abspath(os.path.dirname(__file__)))
 
 project = "synergy"
@@ -76,6 +88,17 @@ def _fix_docstring(app, what, name, obj, options, lines):
     """
     for i, line in enumerate(lines):
         lines[i] = re.sub(r"\(\*(?=[A-Za-z_])", r"(\\*", line)
+
+
+class _DropConfigDump(logging.Filter):
+    """Drop the one-line dumps of MyST's and myst-nb's whole configuration (INFO level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and "ParserConfig(" in record.getMessage())
+
+
+for _name in ("sphinx.myst_parser.sphinx_ext.main", "sphinx.myst_nb.sphinx_ext"):
+    logging.getLogger(_name).addFilter(_DropConfigDump())
 
 
 def setup(app):

@@ -5,7 +5,6 @@ matplotlib is imported lazily, through its object API (no pyplot, no backend swi
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -124,14 +123,11 @@ def plot_traversals(
     return _save(fig, path)
 
 
-def _read_log(log_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    with open(log_path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def plot_losses(log_path: str | os.PathLike[str], path: str | os.PathLike[str]) -> str:
     """Loss curves from a run's ``log.jsonl``: reconstruction, KL (+ penalty), per-dim KL."""
-    records = _read_log(log_path)
+    from synergy.vae.training import read_log
+
+    records = read_log(log_path)
     steps = [r["step"] for r in records]
     fig = _figure(12, 3.4)
     axes = fig.subplots(1, 3)

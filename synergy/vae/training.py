@@ -125,14 +125,17 @@ class TrainConfig:
         Seed of every random number generator.
     out : str, default "runs/vae"
         Output directory of the logs and checkpoints.
-    log_every : int, default 50
-        Steps between lines of ``log.jsonl``.
+    log_every : int, default 0
+        Steps between lines of ``log.jsonl``; 0 scales it to the run: about 200 lines, so
+        every step for runs of up to 200 steps (see :meth:`log_interval`).
     checkpoint_every : int, default 1000
         Steps between checkpoints.
     progress : bool, default True
         Show a tqdm progress bar.
     threads : int, default 0
-        Torch CPU threads (0: torch's default).
+        Torch CPU threads; 0: half the CPUs this process may use, at least 1 (on a busy
+        2-core machine, two threads ran a step slower than one: see
+        ``benchmarks/RESULTS.md``).
     device : str, default "cpu"
         ``"cpu"`` or ``"cuda"`` (under torchrun, cuda means ``cuda:LOCAL_RANK``).
 
@@ -189,10 +192,16 @@ class TrainConfig:
     )
     seed: int = field(default=0, metadata={"help": "seed of every random number generator"})
     out: str = field(default="runs/vae", metadata={"help": "output directory"})
-    log_every: int = field(default=50, metadata={"help": "steps between JSONL log lines"})
+    log_every: int = field(
+        default=0,
+        metadata={"help": "steps between log.jsonl lines (0: about 200 lines per run)"},
+    )
     checkpoint_every: int = field(default=1000, metadata={"help": "steps between checkpoints"})
     progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    threads: int = field(
+        default=0,
+        metadata={"help": "torch CPU threads (0: half the usable CPUs, at least 1)"},
+    )
     device: str = field(
         default="cpu",
         metadata={"help": "'cpu' or 'cuda' (under torchrun, cuda means cuda:LOCAL_RANK)"},
@@ -206,10 +215,11 @@ class TrainConfig:
             raise invalid("update", func, f"one of {UPDATES}", describe(self.update))
         if self.tc_method not in ("mss", "mws"):
             raise invalid("tc_method", func, "'mss' or 'mws'", describe(self.tc_method))
-        for name in ("steps", "batch_size", "z_dim", "log_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise invalid(name, func, "a positive int", describe(value))
+        for name in ("steps", "batch_size", "z_dim", "log_every", "checkpoint_every", "threads"):
+            value, least = getattr(self, name), int(name in ("log_every", "threads"))
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1 - least:
+                expected = "a non-negative int" if least else "a positive int"
+                raise invalid(name, func, expected, describe(value))
         if self.batch_size < 2 and self.model in ("btcvae", "factorvae"):
             raise invalid("batch_size", func, "at least 2 for btcvae and factorvae", describe(2))
         if not 0.0 < self.omega <= 1.0:
@@ -218,6 +228,21 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise invalid(name, func, "a positive float", describe(getattr(self, name)))
         self.factors()  # parse the grid now, so a typo fails before any work
+
+    def log_interval(self) -> int:
+        """Steps between lines of ``log.jsonl``: ``log_every``, or about ``steps / 200`` for 0.
+
+        Returns
+        -------
+        int
+            At least 1.
+
+        Examples
+        --------
+        >>> TrainConfig(steps=100).log_interval(), TrainConfig(steps=3000).log_interval()
+        (1, 15)
+        """
+        return self.log_every or max(1, self.steps // 200)
 
     def factors(self) -> dict[str, int]:
         """The ``grid`` string as ``DSprites(factors=...)``: ``"posX=8,posY=8"`` -> dict."""
@@ -823,14 +848,14 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
 
     Notes
     -----
-    Writes ``config.json``, ``log.jsonl`` (one JSON object per ``log_every`` steps:
-    reconstruction, KL, per-dimension KL, penalty and best/worst sets, ...) and
-    ``checkpoint.pt`` every ``checkpoint_every`` steps, at the end, and on Ctrl-C (the first
-    Ctrl-C finishes the current step, saves and raises ``KeyboardInterrupt``). A start removes
-    the ``.checkpoint-*.tmp`` files of checkpoint writes that were killed; a resume drops the
-    log's last line if a kill cut it short. Under torchrun
-    (``WORLD_SIZE`` > 1) each process samples its own batches, gradients are averaged with an
-    all-reduce (gloo on CPU) and rank 0 writes the files.
+    Writes ``config.json``, ``log.jsonl`` (one JSON object every
+    :meth:`TrainConfig.log_interval` steps: reconstruction, KL, per-dimension KL, penalty and
+    best/worst sets, ...) and ``checkpoint.pt`` every ``checkpoint_every`` steps, at the end
+    and on Ctrl-C (the first Ctrl-C finishes the current step, saves and raises
+    ``KeyboardInterrupt``). A start removes the ``.checkpoint-*.tmp`` files of checkpoint
+    writes that were killed; a resume drops the log's last line if a kill cut it short. Under
+    torchrun (``WORLD_SIZE`` > 1) each process samples its own batches, gradients are averaged
+    with an all-reduce (gloo on CPU) and rank 0 writes the files.
 
     Examples
     --------
@@ -848,8 +873,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     ['checkpoint.pt', 'config.json', 'log.jsonl']
     >>> tmp.cleanup()
     """
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(_torch_threads(config.threads))
     _maybe_init_distributed()
     rank, _ = _world()
     ckpt = _prepare_out(config, resume=resume, overwrite=overwrite)
@@ -869,6 +893,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
             _truncate_log(log_path, trainer.step)
     from tqdm.auto import tqdm
 
+    log_every = config.log_interval()
     bar = tqdm(
         total=config.steps,
         initial=trainer.step,
@@ -884,7 +909,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
             while trainer.step < config.steps:
                 terms = trainer.train_step()
                 bar.update(1)
-                if trainer.step % config.log_every == 0 or trainer.step == config.steps:
+                if trainer.step % log_every == 0 or trainer.step == config.steps:
                     record = _log_record(trainer.step, terms)
                     log.write(json.dumps(record) + "\n")
                     log.flush()
@@ -898,6 +923,17 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     finally:
         bar.close()
     return trainer
+
+
+def _torch_threads(threads: int) -> int:
+    """``TrainConfig.threads`` resolved: 0 is half the CPUs this process may use, at least 1."""
+    if threads > 0:
+        return threads
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return max(1, usable // 2)
 
 
 def _any(flag: bool, device: torch.device) -> bool:

@@ -335,6 +335,7 @@ def test_cli_train_runs(tmp_path):
             TINY["grid"],
             "--batch-size",
             "4",
+            "--no-plots",
         ]
     )
     assert code == 0

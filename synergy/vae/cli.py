@@ -212,6 +212,8 @@ def _train(args: argparse.Namespace) -> int:
         print("interrupted: checkpoint saved; continue with --resume", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - started
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 writes the files and reports
     if args.plots:
         from synergy.vae.plots import plot_run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -205,7 +206,7 @@ def _read_packed_images(path: str, chunk_rows: int = 8192) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        if dtype.hasobject or len(shape) != 3 or fortran:
+        if dtype.hasobject or len(shape) != 3 or shape[1:] != (IMAGE_SIZE,) * 2 or fortran:
             raise invalid(
                 "path",
                 "DSprites",
@@ -218,9 +219,50 @@ def _read_packed_images(path: str, chunk_rows: int = 8192) -> np.ndarray:
         for start in range(0, n, chunk_rows):
             stop = min(start + chunk_rows, n)
             buffer = f.read((stop - start) * row_bytes)
+            if len(buffer) != (stop - start) * row_bytes:
+                raise EOFError(f"imgs.npy ends after {start * row_bytes + len(buffer)} bytes")
             block = np.frombuffer(buffer, dtype=dtype).reshape(stop - start, height, width)
             packed[start:stop] = np.packbits(block != 0, axis=-1)
     return packed
+
+
+def _bad_file(path: str, what: str) -> Exception:
+    return invalid(
+        "path",
+        "DSprites",
+        f"the dSprites .npz file ({DSPRITES_FILENAME})",
+        f"{path!r}, which {what},",
+        hint="Download it again from https://github.com/deepmind/dsprites-dataset, or pass "
+        "path=None for the procedural replica.",
+    )
+
+
+def _check_latents_classes(path: str, classes: np.ndarray) -> np.ndarray:
+    """Refuse class rows that do not index the factor grid once each; return them as int64."""
+    if classes.ndim != 2 or classes.shape[1] != len(FACTOR_NAMES):
+        raise _bad_file(path, f"has latents_classes of shape {classes.shape}, not (N, 6)")
+    if classes.dtype.kind not in "iu":
+        raise _bad_file(path, f"has latents_classes of dtype {classes.dtype}, not integers")
+    classes = classes.astype(np.int64)
+    bad = (classes < 0) | (classes >= np.array(FACTOR_SIZES))
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        raise _bad_file(
+            path,
+            f"has latents_classes[{row}, {col}] = {classes[row, col]}, outside the "
+            f"{FACTOR_NAMES[col]} classes 0..{FACTOR_SIZES[col] - 1}",
+        )
+    full = classes @ _FULL_STRIDES
+    order = np.argsort(full, kind="stable")
+    repeats = np.flatnonzero(np.diff(full[order]) == 0)
+    if repeats.size:
+        first, again = sorted(map(int, order[repeats[0] : repeats[0] + 2]))
+        raise _bad_file(
+            path,
+            f"has the same latents_classes in rows {first} and {again} "
+            f"({classes[first].tolist()})",
+        )
+    return classes
 
 
 class DSprites:
@@ -318,26 +360,40 @@ class DSprites:
                 hint="Download it from https://github.com/deepmind/dsprites-dataset, or pass "
                 "path=None for the procedural replica.",
             )
-        with np.load(path, allow_pickle=False) as npz:
-            missing = {"imgs", "latents_classes"} - set(npz.files)
-            if missing:
-                raise invalid(
-                    "path",
-                    "DSprites",
-                    "an .npz with `imgs` and `latents_classes`",
-                    f"{sorted(npz.files)}",
-                )
-            latent_classes = npz["latents_classes"]
-        imgs = _read_packed_images(path)
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if not head:
+            raise _bad_file(path, "is empty")
+        if head == b"\x93NUMPY":
+            raise _bad_file(path, "is a single .npy array, not an .npz archive")
+        if not head.startswith(b"PK\x03\x04"):
+            raise _bad_file(path, "is not a zip archive (an .npz starts with the bytes PK)")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                missing = {"imgs", "latents_classes"} - set(npz.files)
+                if missing:
+                    raise invalid(
+                        "path",
+                        "DSprites",
+                        "an .npz with `imgs` and `latents_classes`",
+                        f"{sorted(npz.files)}",
+                    )
+                latent_classes = npz["latents_classes"]
+            latent_classes = _check_latents_classes(path, latent_classes)
+            imgs = _read_packed_images(path)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+            if isinstance(exc, InvalidParameterError):
+                raise
+            reason = f"is truncated or damaged ({type(exc).__name__}: {exc})"
+            raise _bad_file(path, reason) from exc
         n = len(imgs)
-        if imgs.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE // 8) or latent_classes.shape != (n, 6):
+        if latent_classes.shape[0] != n:
             raise invalid(
                 "path",
                 "DSprites",
                 "an .npz with imgs (N, 64, 64) and latents_classes (N, 6)",
-                f"imgs {imgs.shape} and latents_classes {latent_classes.shape}",
+                f"{n} images and latents_classes of shape {latent_classes.shape}",
             )
-        latent_classes = latent_classes.astype(np.int64)
         full = latent_classes @ _FULL_STRIDES
         # The real file is complete and ordered (row == full index); a partial file maps by lookup.
         if n == N_IMAGES and np.array_equal(full, np.arange(N_IMAGES)):

@@ -5,7 +5,6 @@ matplotlib is imported lazily, through its object API (no pyplot, no backend swi
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -124,14 +123,11 @@ def plot_traversals(
     return _save(fig, path)
 
 
-def _read_log(log_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    with open(log_path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def plot_losses(log_path: str | os.PathLike[str], path: str | os.PathLike[str]) -> str:
     """Loss curves from a run's ``log.jsonl``: reconstruction, KL (+ penalty), per-dim KL."""
-    records = _read_log(log_path)
+    from synergy.vae.training import read_log
+
+    records = read_log(log_path)
     steps = [r["step"] for r in records]
     fig = _figure(12, 3.4)
     axes = fig.subplots(1, 3)
@@ -157,40 +153,101 @@ def plot_losses(log_path: str | os.PathLike[str], path: str | os.PathLike[str]) 
 _SHAPES = ("square", "ellipse", "heart")
 
 
+def _ends(values: np.ndarray) -> list[str]:
+    return [f"{values[0]:.3g}", f"{values[-1]:.3g}"]
+
+
 def plot_mean_activations(
     activations: dict[str, np.ndarray],
     path: str | os.PathLike[str],
     *,
     shapes: Sequence[int] = (0, 1, 2),
+    kl: Sequence[float] | None = None,
+    values: dict[str, np.ndarray] | None = None,
 ) -> str:
     """Latent-vs-factor picture: per latent, position heat map, scale and orientation curves.
+
+    Every panel shares one scale (the largest mean in absolute value, over all latents), so
+    an inactive latent looks flat and pale beside an active one; a colour bar gives the heat
+    maps' scale and the curves share the same y axis.
 
     Parameters
     ----------
     activations : dict
         From :func:`synergy.vae.metrics.mean_activations`.
+    path : str or os.PathLike
+        Where the PNG goes.
     shapes : sequence of int
         Full-grid shape classes of the rows of ``activations["scale"]`` (labels).
+    kl : sequence of float, optional
+        KL of each latent to the prior (nats), written beside its row.
+    values : dict of str to ndarray, optional
+        Factor values of the grid's classes, keyed ``"posX"``, ``"posY"``, ``"scale"`` and
+        ``"orientation"`` (radians; drawn in degrees), for the axes' ticks; class indices
+        where missing.
+
+    Returns
+    -------
+    str
+        ``path``.
     """
     pos, scale, orient = activations["position"], activations["scale"], activations["orientation"]
     dims = pos.shape[-1]
-    fig = _figure(7.5, 1.3 * dims + 0.6)
-    axes = fig.subplots(dims, 3, squeeze=False)
+    given = values or {}
+    x_values = given.get("posX", np.arange(pos.shape[0]))
+    y_values = given.get("posY", np.arange(pos.shape[1]))
+    s_values = given.get("scale", np.arange(scale.shape[1]))
+    o_values = (
+        np.degrees(given["orientation"]) if "orientation" in given else np.arange(orient.shape[1])
+    )
+    finite = np.concatenate([a[np.isfinite(a)] for a in (pos, scale, orient)])
+    limit = float(np.abs(finite).max()) if finite.size else 0.0
+    limit = limit or 1.0
+    fig = _figure(9.0, 1.1 * dims + 1.2)
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(
+        dims, 3, squeeze=False, sharey="col", gridspec_kw={"width_ratios": [1.0, 1.7, 1.7]}
+    )
+    image = None
     for j in range(dims):
-        axes[j, 0].imshow(pos[:, :, j].T, cmap="RdBu_r", origin="upper")
-        axes[j, 0].set_ylabel(f"z{j}", rotation=0, labelpad=14)
-        for s in range(scale.shape[0]):
-            label = _SHAPES[shapes[s]] if s < len(shapes) else str(s)
-            axes[j, 1].plot(scale[s, :, j], label=label)
-            axes[j, 2].plot(orient[s, :, j], label=label)
-        for ax in axes[j]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    axes[0, 0].set_title("position")
-    axes[0, 1].set_title("scale")
-    axes[0, 2].set_title("orientation")
+        heat, s_ax, o_ax = axes[j]
+        image = heat.imshow(
+            pos[:, :, j].T, cmap="RdBu_r", vmin=-limit, vmax=limit, origin="upper", aspect="auto"
+        )
+        heat.set_xticks([0, pos.shape[0] - 1], _ends(x_values), fontsize=7)
+        heat.set_yticks([0, pos.shape[1] - 1], _ends(y_values), fontsize=7)
+        label = f"z{j}" if kl is None else f"z{j}\nKL {kl[j]:.2f}"
+        heat.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        for ax, x, curves in ((s_ax, s_values, scale), (o_ax, o_values, orient)):
+            ax.axhline(0.0, color="0.8", linewidth=0.8)
+            for k in range(curves.shape[0]):
+                name = _SHAPES[shapes[k]] if k < len(shapes) else str(k)
+                ax.plot(x, curves[k, :, j], marker=".", markersize=3, label=name)
+            ax.set_ylim(-1.05 * limit, 1.05 * limit)
+            ax.set_yticks([-limit, 0.0, limit], [f"{-limit:.2g}", "0", f"{limit:.2g}"])
+            ax.tick_params(labelsize=7)
+        o_ax.tick_params(labelleft=False)
+        if j < dims - 1:
+            for ax in axes[j]:
+                ax.tick_params(labelbottom=False)
+    bottom = axes[-1]
+    bottom[0].set_xlabel("posX (rows: posY)", fontsize=8)
+    bottom[1].set_xlabel("scale", fontsize=8)
+    bottom[2].set_xlabel(
+        "orientation (degrees)" if "orientation" in given else "orientation", fontsize=8
+    )
+    axes[0, 0].set_title("position", fontsize=9)
+    axes[0, 1].set_title("scale", fontsize=9)
+    axes[0, 2].set_title("orientation", fontsize=9)
     axes[0, 2].legend(fontsize=6, loc="upper right")
-    fig.tight_layout()
+    fig.colorbar(
+        image,
+        ax=axes.ravel().tolist(),
+        shrink=min(1.0, 6.0 / dims),
+        label="mean of the posterior mean (all panels)",
+    )
+    kl_note = "; KL per latent to the prior in nats" if kl is not None else ""
+    fig.suptitle(f"mean latent activation against each factor{kl_note}", fontsize=9)
     return _save(fig, path)
 
 
@@ -235,6 +292,7 @@ def plot_run(
     """
     import torch
 
+    from synergy.vae.data import FACTOR_NAMES, factor_values
     from synergy.vae.metrics import mean_activations, model_encoder
     from synergy.vae.training import load_run
 
@@ -255,11 +313,32 @@ def plot_run(
     log = os.path.join(run, "log.jsonl")
     if os.path.isfile(log):
         paths.append(plot_losses(log, os.path.join(run, "losses.png")))
+    encode = model_encoder(model, data)
+    posteriors: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def encode_and_keep(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mu, logvar = encode(indices)
+        posteriors.append((mu, logvar))
+        return mu, logvar
+
     with torch.no_grad():
-        grids = mean_activations(model_encoder(model, data), data, n_points=n_points, seed=seed)
+        grids = mean_activations(encode_and_keep, data, n_points=n_points, seed=seed)
+    mu, logvar = posteriors[0]
+    # The closed-form Gaussian KL to N(0, 1), per latent, averaged over the encoded images.
+    kl = (0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+    all_values = factor_values()
+    values = {
+        name: all_values[i][data.classes[i]]
+        for i, name in enumerate(FACTOR_NAMES)
+        if name in ("scale", "orientation", "posX", "posY")
+    }
     paths.append(
         plot_mean_activations(
-            grids, os.path.join(run, "activations.png"), shapes=data.classes[1].tolist()
+            grids,
+            os.path.join(run, "activations.png"),
+            shapes=data.classes[1].tolist(),
+            kl=kl.tolist(),
+            values=values,
         )
     )
     return paths

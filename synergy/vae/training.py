@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import io
 import json
 import logging
 import os
 import random
 import signal
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +37,16 @@ from synergy.vae.losses import (
 )
 from synergy.vae.model import VAE, reparameterize
 
-__all__ = ["MODELS", "UPDATES", "TrainConfig", "Trainer", "load_checkpoint", "load_run", "train"]
+__all__ = [
+    "MODELS",
+    "UPDATES",
+    "TrainConfig",
+    "Trainer",
+    "load_checkpoint",
+    "load_run",
+    "read_log",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +54,21 @@ MODELS = ("vae", "betavae", "btcvae", "factorvae", "nonsyn")
 UPDATES = ("reference", "fused")
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
-CHECKPOINT_FORMAT = 1
+# What a run directory gets from train, evaluate_run and plot_run: --overwrite moves these aside.
+RUN_FILES = (
+    CHECKPOINT_NAME,
+    LOG_NAME,
+    "config.json",
+    "metrics.json",
+    "traversals.png",
+    "losses.png",
+    "activations.png",
+)
+# 2: the file starts with CHECKPOINT_MAGIC and the SHA-256 of the torch.save bytes after it.
+# 1: a bare torch.save file (still read, with a warning: it cannot be verified).
+CHECKPOINT_FORMAT = 2
+CHECKPOINT_MAGIC = b"synergy.vae checkpoint\n"
+_HEADER_LINE = len(b"sha256 ") + 64 + 1
 CACHE_LIMIT = 65_536  # procedural images kept in memory (256 MiB of uint8)
 # Fields about how a run is carried out, not what it computes: a resumed run may change them.
 RUN_FIELDS = ("steps", "out", "log_every", "checkpoint_every", "progress", "threads", "device")
@@ -99,14 +125,17 @@ class TrainConfig:
         Seed of every random number generator.
     out : str, default "runs/vae"
         Output directory of the logs and checkpoints.
-    log_every : int, default 50
-        Steps between lines of ``log.jsonl``.
+    log_every : int, default 0
+        Steps between lines of ``log.jsonl``; 0 scales it to the run: about 200 lines, so
+        every step for runs of up to 200 steps (see :meth:`log_interval`).
     checkpoint_every : int, default 1000
         Steps between checkpoints.
     progress : bool, default True
         Show a tqdm progress bar.
     threads : int, default 0
-        Torch CPU threads (0: torch's default).
+        Torch CPU threads; 0: half the CPUs this process may use, at least 1 (on a busy
+        2-core machine, two threads ran a step slower than one: see
+        ``benchmarks/RESULTS.md``).
     device : str, default "cpu"
         ``"cpu"`` or ``"cuda"`` (under torchrun, cuda means ``cuda:LOCAL_RANK``).
 
@@ -163,10 +192,16 @@ class TrainConfig:
     )
     seed: int = field(default=0, metadata={"help": "seed of every random number generator"})
     out: str = field(default="runs/vae", metadata={"help": "output directory"})
-    log_every: int = field(default=50, metadata={"help": "steps between JSONL log lines"})
+    log_every: int = field(
+        default=0,
+        metadata={"help": "steps between log.jsonl lines (0: about 200 lines per run)"},
+    )
     checkpoint_every: int = field(default=1000, metadata={"help": "steps between checkpoints"})
     progress: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
-    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    threads: int = field(
+        default=0,
+        metadata={"help": "torch CPU threads (0: half the usable CPUs, at least 1)"},
+    )
     device: str = field(
         default="cpu",
         metadata={"help": "'cpu' or 'cuda' (under torchrun, cuda means cuda:LOCAL_RANK)"},
@@ -180,10 +215,11 @@ class TrainConfig:
             raise invalid("update", func, f"one of {UPDATES}", describe(self.update))
         if self.tc_method not in ("mss", "mws"):
             raise invalid("tc_method", func, "'mss' or 'mws'", describe(self.tc_method))
-        for name in ("steps", "batch_size", "z_dim", "log_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise invalid(name, func, "a positive int", describe(value))
+        for name in ("steps", "batch_size", "z_dim", "log_every", "checkpoint_every", "threads"):
+            value, least = getattr(self, name), int(name in ("log_every", "threads"))
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1 - least:
+                expected = "a non-negative int" if least else "a positive int"
+                raise invalid(name, func, expected, describe(value))
         if self.batch_size < 2 and self.model in ("btcvae", "factorvae"):
             raise invalid("batch_size", func, "at least 2 for btcvae and factorvae", describe(2))
         if not 0.0 < self.omega <= 1.0:
@@ -192,6 +228,21 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise invalid(name, func, "a positive float", describe(getattr(self, name)))
         self.factors()  # parse the grid now, so a typo fails before any work
+
+    def log_interval(self) -> int:
+        """Steps between lines of ``log.jsonl``: ``log_every``, or about ``steps / 200`` for 0.
+
+        Returns
+        -------
+        int
+            At least 1.
+
+        Examples
+        --------
+        >>> TrainConfig(steps=100).log_interval(), TrainConfig(steps=3000).log_interval()
+        (1, 15)
+        """
+        return self.log_every or max(1, self.steps // 200)
 
     def factors(self) -> dict[str, int]:
         """The ``grid`` string as ``DSprites(factors=...)``: ``"posX=8,posY=8"`` -> dict."""
@@ -479,12 +530,24 @@ class Trainer:
 
 
 def save_checkpoint(state: dict[str, Any], path: str) -> None:
-    """Write atomically: a temporary file in the same directory, then ``os.replace``."""
+    """Write ``state`` with its SHA-256, atomically: a temporary file, then ``os.replace``.
+
+    The file is a two-line header (:data:`CHECKPOINT_MAGIC`, then ``sha256 <hex digest>``)
+    followed by the ``torch.save`` bytes the digest covers, so that :func:`load_checkpoint`
+    can refuse a damaged file before unpickling any of it. A write that is killed leaves a
+    ``.checkpoint-*.tmp`` file beside the last good checkpoint; :func:`train` removes such
+    files when a run starts.
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    header = CHECKPOINT_MAGIC + b"sha256 " + hashlib.sha256(payload).hexdigest().encode() + b"\n"
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            f.write(header)
+            f.write(payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -492,13 +555,107 @@ def save_checkpoint(state: dict[str, Any], path: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable too (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_CHECKPOINT_KEYS = ("format", "config", "step", "model", "optimizer", "rng")
+
+
+def _bad_checkpoint(path: str, what: str) -> Exception:
+    return invalid(
+        "path",
+        "load_checkpoint",
+        "an intact checkpoint written by synergy.vae.train",
+        f"{path!r}, which {what},",
+        hint="Restore the file from a copy, or start the run again (--overwrite moves the "
+        "old files aside).",
+    )
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:
-    """Read a checkpoint with ``torch.load(weights_only=True)`` (no arbitrary unpickling)."""
+    """Read a checkpoint after checking its SHA-256; unpickle with ``weights_only=True``.
+
+    Parameters
+    ----------
+    path : str
+        A checkpoint file, or a run directory holding ``checkpoint.pt``.
+
+    Returns
+    -------
+    dict
+        The state :meth:`Trainer.state_dict` saved: ``format``, ``version``, ``config``,
+        ``step``, ``model``, ``optimizer``, ``rng`` (and the discriminator's for factorvae).
+
+    Raises
+    ------
+    InvalidParameterError
+        If the file is missing, empty, truncated, damaged (its contents do not match the
+        SHA-256 stored with them), not a checkpoint, or from a newer checkpoint format.
+
+    Warns
+    -----
+    UserWarning
+        For a checkpoint written before checkpoints carried a checksum (format 1): it loads,
+        unverified, and the run's next save rewrites it with a checksum.
+    """
     if os.path.isdir(path):
         path = os.path.join(path, CHECKPOINT_NAME)
-    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    if not os.path.isfile(path):
+        raise invalid(
+            "path",
+            "load_checkpoint",
+            f"a checkpoint file or a run directory holding {CHECKPOINT_NAME}",
+            repr(path),
+        )
+    with open(path, "rb") as f:
+        blob = f.read()
+    if blob.startswith(CHECKPOINT_MAGIC):
+        start = len(CHECKPOINT_MAGIC)
+        line = blob[start : start + _HEADER_LINE]
+        if not (line.startswith(b"sha256 ") and line.endswith(b"\n")):
+            raise _bad_checkpoint(path, "has a damaged checksum line")
+        payload = blob[start + _HEADER_LINE :]
+        if hashlib.sha256(payload).hexdigest().encode() != line[7:-1]:
+            raise _bad_checkpoint(
+                path, "does not match the SHA-256 stored in it (the file is damaged or truncated)"
+            )
+    elif blob.startswith(b"PK\x03\x04"):
+        warnings.warn(
+            f"{path} was written before checkpoints carried a checksum: it loads without an "
+            "integrity check, and the run's next save rewrites it with one.",
+            UserWarning,
+            stacklevel=2,
+        )
+        payload = blob
+    else:
+        raise _bad_checkpoint(path, "is empty" if not blob else "does not start as one does")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
+        raise _bad_checkpoint(path, f"torch cannot read ({type(exc).__name__})") from exc
+    if not isinstance(state, dict) or any(key not in state for key in _CHECKPOINT_KEYS):
+        raise _bad_checkpoint(path, f"lacks some of the entries {list(_CHECKPOINT_KEYS)}")
+    if not isinstance(state["format"], int) or state["format"] > CHECKPOINT_FORMAT:
+        raise invalid(
+            "path",
+            "load_checkpoint",
+            f"a checkpoint of format {CHECKPOINT_FORMAT} or older",
+            f"{path!r} of format {state['format']!r}",
+            hint="It was written by a newer synergy: upgrade synergy to read it.",
+        )
     return state
 
 
@@ -559,9 +716,87 @@ def _prepare_out(config: TrainConfig, *, resume: bool, overwrite: bool) -> str |
             "a new or empty directory",
             f"{out!r}, which holds files",
             hint="Pass resume=True (--resume) to continue the run there, or overwrite=True "
-            "(--overwrite) to write over its files; nothing is ever deleted.",
+            "(--overwrite) to start a new one there (the old run's files move to "
+            "previous-N/; nothing is deleted).",
         )
     return None
+
+
+def _remove_unfinished_writes(out: str) -> None:
+    """Delete the temporary files of checkpoint writes that were killed before the rename."""
+    for name in sorted(os.listdir(out)) if os.path.isdir(out) else []:
+        if name.startswith(".checkpoint-") and name.endswith(".tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(out, name))
+                logger.warning("removed %s, left by an interrupted checkpoint write", name)
+
+
+def _move_previous_run(out: str) -> str | None:
+    """Move the files a run writes (:data:`RUN_FILES`) into ``out/previous-N``; return it."""
+    present = [n for n in RUN_FILES if os.path.exists(os.path.join(out, n))]
+    if not present:
+        return None
+    n = 1
+    while os.path.exists(os.path.join(out, f"previous-{n}")):
+        n += 1
+    aside = os.path.join(out, f"previous-{n}")
+    os.makedirs(aside)
+    for name in present:
+        os.replace(os.path.join(out, name), os.path.join(aside, name))
+    logger.warning("moved the previous run's %s to %s", ", ".join(present), aside)
+    return aside
+
+
+def read_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a run's ``log.jsonl``, without a last line cut short by a kill.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``log.jsonl`` of a run.
+
+    Returns
+    -------
+    list of dict
+        One record per complete line.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a line before the last is not a JSON record with a ``step``.
+
+    Warns
+    -----
+    UserWarning
+        When the last line is cut short (a run killed while writing it): it is left out; a
+        resumed run writes that step again.
+    """
+    path = os.fspath(path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [(i, line) for i, line in enumerate(f, 1) if line.strip()]
+    records = []
+    for k, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("not a record with a step")
+        except ValueError:
+            if k == len(lines) - 1:
+                warnings.warn(
+                    f"{path}: left out line {number}, cut short by an interrupted write "
+                    f"({line.strip()[:40]!r})",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                break
+            raise invalid(
+                "path",
+                "read_log",
+                "a log.jsonl with one JSON record per line",
+                f"{path!r}, whose line {number} is not one ({line.strip()[:40]!r})",
+            ) from None
+        records.append(record)
+    return records
 
 
 def _log_record(step: int, terms: LossTerms) -> dict[str, Any]:
@@ -580,10 +815,9 @@ def _truncate_log(path: str, step: int) -> None:
     """Drop log lines past the checkpoint we resume from, so the log is one consistent run."""
     if not os.path.isfile(path):
         return
-    with open(path, encoding="utf-8") as f:
-        lines = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    records = read_log(path)
     with open(path, "w", encoding="utf-8") as f:
-        f.writelines(lines)
+        f.writelines(json.dumps(r) + "\n" for r in records if r["step"] <= step)
 
 
 def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Trainer:
@@ -597,8 +831,9 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
         Continue from ``config.out/checkpoint.pt``. Only run settings (``steps``, ``out``,
         intervals, ``progress``, ``threads``) may differ from the saved config.
     overwrite : bool
-        Allow a non-empty output directory that is not being resumed (files are overwritten,
-        never deleted).
+        Start a new run in a non-empty output directory: the files a run writes there
+        (``RUN_FILES``: checkpoint, log, config, metrics and pictures) first move to a new
+        subdirectory ``previous-N``; other files stay. Nothing is deleted.
 
     Returns
     -------
@@ -613,12 +848,14 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
 
     Notes
     -----
-    Writes ``config.json``, ``log.jsonl`` (one JSON object per ``log_every`` steps:
-    reconstruction, KL, per-dimension KL, penalty and best/worst sets, ...) and
-    ``checkpoint.pt`` every ``checkpoint_every`` steps, at the end, and on Ctrl-C (the first
-    Ctrl-C finishes the current step, saves and raises ``KeyboardInterrupt``). Under torchrun
-    (``WORLD_SIZE`` > 1) each process samples its own batches, gradients are averaged with an
-    all-reduce (gloo on CPU) and rank 0 writes the files.
+    Writes ``config.json``, ``log.jsonl`` (one JSON object every
+    :meth:`TrainConfig.log_interval` steps: reconstruction, KL, per-dimension KL, penalty and
+    best/worst sets, ...) and ``checkpoint.pt`` every ``checkpoint_every`` steps, at the end
+    and on Ctrl-C (the first Ctrl-C finishes the current step, saves and raises
+    ``KeyboardInterrupt``). A start removes the ``.checkpoint-*.tmp`` files of checkpoint
+    writes that were killed; a resume drops the log's last line if a kill cut it short. Under
+    torchrun (``WORLD_SIZE`` > 1) each process samples its own batches, gradients are averaged
+    with an all-reduce (gloo on CPU) and rank 0 writes the files.
 
     Examples
     --------
@@ -636,11 +873,14 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     ['checkpoint.pt', 'config.json', 'log.jsonl']
     >>> tmp.cleanup()
     """
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(_torch_threads(config.threads))
     _maybe_init_distributed()
     rank, _ = _world()
     ckpt = _prepare_out(config, resume=resume, overwrite=overwrite)
+    if rank == 0:
+        _remove_unfinished_writes(config.out)
+        if ckpt is None and overwrite:
+            _move_previous_run(config.out)
     trainer = Trainer(config)
     log_path = os.path.join(config.out, LOG_NAME)
     if ckpt is not None:
@@ -651,10 +891,9 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
             json.dump({**dataclasses.asdict(config), "version": __version__}, f, indent=2)
         if ckpt is not None:
             _truncate_log(log_path, trainer.step)
-        elif os.path.exists(log_path):
-            open(log_path, "w").close()  # --overwrite: a fresh run's log starts empty
     from tqdm.auto import tqdm
 
+    log_every = config.log_interval()
     bar = tqdm(
         total=config.steps,
         initial=trainer.step,
@@ -670,7 +909,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
             while trainer.step < config.steps:
                 terms = trainer.train_step()
                 bar.update(1)
-                if trainer.step % config.log_every == 0 or trainer.step == config.steps:
+                if trainer.step % log_every == 0 or trainer.step == config.steps:
                     record = _log_record(trainer.step, terms)
                     log.write(json.dumps(record) + "\n")
                     log.flush()
@@ -684,6 +923,17 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     finally:
         bar.close()
     return trainer
+
+
+def _torch_threads(threads: int) -> int:
+    """``TrainConfig.threads`` resolved: 0 is half the CPUs this process may use, at least 1."""
+    if threads > 0:
+        return threads
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return max(1, usable // 2)
 
 
 def _any(flag: bool, device: torch.device) -> bool:

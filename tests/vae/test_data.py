@@ -210,3 +210,77 @@ def test_loader_refuses_object_images(tmp_path):
     np.savez(tmp_path / "obj.npz", imgs=np.array([None, 1], dtype=object))
     with pytest.raises(InvalidParameterError, match="imgs"):
         _read_packed_images(str(tmp_path / "obj.npz"))
+
+
+def _small_file(tmp_path):
+    small = DSprites(factors={"shape": 2, "scale": 2, "orientation": 2, "posX": 2, "posY": 2})
+    path = tmp_path / "small.npz"
+    _write_npz(path, small)
+    return small, path
+
+
+def _write_classes(path, small, classes):
+    idx = np.arange(len(small))
+    np.savez(path, imgs=small.images(idx), latents_classes=classes)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # Class 3 of shape does not exist: dSprites has shapes 0, 1, 2 (FACTOR_SIZES).
+        (lambda c: c.__setitem__((5, 1), 3), r"latents_classes\[5, 1\] = 3, outside the shape"),
+        (lambda c: c.__setitem__((0, 4), -1), r"latents_classes\[0, 4\] = -1, outside the posX"),
+        # Row 7 repeats row 2: two images claim the same grid point.
+        (lambda c: c.__setitem__(7, c[2]), r"same latents_classes in rows 2 and 7"),
+    ],
+    ids=["too-large", "negative", "duplicate-row"],
+)
+def test_loader_refuses_invalid_latents_classes(tmp_path, edit, message):
+    small, _ = _small_file(tmp_path)
+    classes = small.latents_classes(np.arange(len(small)))
+    edit(classes)
+    path = tmp_path / "edited.npz"
+    _write_classes(path, small, classes)
+    with pytest.raises(InvalidParameterError, match=message) as info:
+        DSprites(path)
+    assert "edited.npz" in str(info.value)
+
+
+def test_loader_refuses_float_latents_classes(tmp_path):
+    small, _ = _small_file(tmp_path)
+    path = tmp_path / "floats.npz"
+    _write_classes(path, small, small.latents_classes(np.arange(len(small))).astype(float))
+    with pytest.raises(InvalidParameterError, match="dtype float64, not integers"):
+        DSprites(path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda blob, rng: b"", "is empty"),
+        (lambda blob, rng: blob[: len(blob) // 2], "truncated or damaged"),
+        (lambda blob, rng: blob[:-30], "truncated or damaged"),
+        (lambda blob, rng: rng.bytes(len(blob)), "not a zip archive"),
+        # Damage inside the compressed imgs member: the zip CRC (or zlib) catches it.
+        (
+            lambda blob, rng: blob[:400] + bytes(b ^ 0xFF for b in blob[400:432]) + blob[432:],
+            "truncated or damaged",
+        ),
+    ],
+    ids=["empty", "half", "tail-cut", "random-bytes", "flipped"],
+)
+def test_loader_names_the_damaged_file(tmp_path, damage, message):
+    _, path = _small_file(tmp_path)
+    blob = path.read_bytes()
+    bad = tmp_path / "damaged.npz"
+    bad.write_bytes(damage(blob, np.random.default_rng(0)))
+    with pytest.raises(InvalidParameterError, match=message) as info:
+        DSprites(bad)
+    assert "damaged.npz" in str(info.value)
+    assert "Got" in str(info.value)
+
+
+def test_loader_refuses_a_bare_npy(tmp_path):
+    np.save(tmp_path / "imgs.npy", np.zeros((2, 64, 64), np.uint8))
+    with pytest.raises(InvalidParameterError, match=r"single \.npy array"):
+        DSprites(tmp_path / "imgs.npy")

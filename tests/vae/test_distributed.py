@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from synergy.vae.training import load_checkpoint  # noqa: E402
+
 SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
@@ -45,7 +47,7 @@ def test_two_processes_stay_in_sync(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     a = torch.load(tmp_path / "rank0.pt", weights_only=True)
     b = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    ckpt = load_checkpoint(str(tmp_path / "run"))
     assert ckpt["world_size"] == 2
     assert len(ckpt["rng"]) == 2
     for name in a:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -44,6 +45,43 @@ def test_plot_run_writes_three_pngs(tmp_path):
     for p in paths:
         with open(p, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_activations_share_one_scale_with_a_colour_bar_and_labels(tmp_path, monkeypatch):
+    import synergy.vae.plots as plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or str(path))
+    rng = np.random.default_rng(0)
+    # Latent 0 is active (means up to 3), latent 1 inactive (means about 0.05): made-up grids
+    # with the shapes of mean_activations on a 2 shape x 3 scale x 4 orientation x 2 x 2 grid.
+    scale = np.stack([3 * rng.standard_normal((2, 3)), 0.05 * rng.standard_normal((2, 3))], -1)
+    orient = np.stack([3 * rng.standard_normal((2, 4)), 0.05 * rng.standard_normal((2, 4))], -1)
+    position = np.stack([3 * rng.standard_normal((2, 2)), 0.05 * rng.standard_normal((2, 2))], -1)
+    grids = {"scale": scale, "orientation": orient, "position": position}
+    values = {"posX": np.array([0.0, 1.0]), "posY": np.array([0.0, 1.0])}
+    values |= {"scale": np.array([0.5, 0.7, 1.0]), "orientation": np.array([0.0, 1.0, 2.0, 3.0])}
+    plots.plot_mean_activations(grids, tmp_path / "a.png", kl=[2.31, 0.07], values=values)
+    (fig,) = figures
+    heat_maps = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(heat_maps) == 2
+    limit = np.abs(np.concatenate([scale.ravel(), orient.ravel(), position.ravel()])).max()
+    for image in heat_maps:  # one scale for both latents, set by the largest mean
+        np.testing.assert_allclose(image.get_clim(), (-limit, limit))
+    colour_bars = [ax for ax in fig.axes if "posterior mean" in ax.get_ylabel()]
+    assert len(colour_bars) == 1
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "z0\nKL 2.31" in labels
+    assert "z1\nKL 0.07" in labels
+    xlabels = " ".join(ax.get_xlabel() for ax in fig.axes)
+    for name in ("posX", "posY", "scale", "orientation (degrees)"):
+        assert name in xlabels
+    curves = [ax for ax in fig.axes if ax.lines and not ax.images]
+    assert {tuple(np.round(ax.get_ylim(), 9)) for ax in curves} == {
+        tuple(np.round((-1.05 * limit, 1.05 * limit), 9))
+    }
+    ticks = [t.get_text() for ax in curves for t in ax.get_xticklabels()]
+    assert any(t for t in ticks)
 
 
 @pytest.mark.slow  # ~30 s on a busy 2-core machine: caches 4,608 images, encodes 2,000

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -178,14 +179,144 @@ def test_output_directory_is_never_wiped(tmp_path):
         train(tiny(tmp_path, "busy", steps=2, alpha=1.0), resume=True)
 
 
-def test_checkpoint_is_plain_and_atomic(tmp_path):
+def test_checkpoint_is_plain_checksummed_and_atomic(tmp_path):
+    import hashlib
+    import io
+
     train(tiny(tmp_path, steps=1))
     names = os.listdir(tmp_path / "run")
     assert "checkpoint.pt" in names
     assert not [n for n in names if n.endswith(".tmp")]
-    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    assert state["format"] == 1
+    blob = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    # Format 2: a magic line, a "sha256 <hex>" line, then the torch.save bytes it covers.
+    magic, checksum, payload = blob.split(b"\n", 2)
+    assert magic == b"synergy.vae checkpoint"
+    assert checksum == b"sha256 " + hashlib.sha256(payload).hexdigest().encode()
+    state = torch.load(io.BytesIO(payload), weights_only=True)
+    assert state["format"] == 2
     assert isinstance(state["version"], str)
+
+
+def _flip_bytes(blob, seed, count=32):
+    rng = np.random.default_rng(seed)
+    data = bytearray(blob)
+    for i in rng.choice(len(data), size=count, replace=False):
+        data[i] ^= int(rng.integers(1, 256))
+    return bytes(data)
+
+
+def test_checkpoint_with_flipped_bytes_is_refused(tmp_path):
+    train(tiny(tmp_path, steps=2))
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    good = ckpt.read_bytes()
+    for seed in range(33):  # 33 damaged copies, as in the report of issue 10
+        ckpt.write_bytes(_flip_bytes(good, seed))
+        with pytest.raises(InvalidParameterError, match=r"checkpoint\.pt") as info:
+            load_checkpoint(str(ckpt))
+        assert "load_checkpoint" in str(info.value)
+    ckpt.write_bytes(_flip_bytes(good, 0))
+    with pytest.raises(InvalidParameterError, match=r"SHA-256|checksum|start"):
+        train(tiny(tmp_path, steps=4), resume=True)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda blob: b"", "is empty"),
+        (lambda blob: blob[: len(blob) // 2], "SHA-256"),
+        (lambda blob: blob[:40], "checksum line"),
+        (lambda blob: np.random.default_rng(0).bytes(len(blob)), "does not start"),
+        (lambda blob: b"PK\x03\x04" + blob[4:1000], "torch cannot read"),
+    ],
+    ids=["empty", "half", "header-only", "random-bytes", "zip-garbage"],
+)
+@pytest.mark.filterwarnings("ignore:.*before checkpoints carried a checksum")
+def test_damaged_checkpoint_gets_the_library_message(tmp_path, damage, message):
+    train(tiny(tmp_path, steps=1))
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    ckpt.write_bytes(damage(ckpt.read_bytes()))
+    with pytest.raises(InvalidParameterError, match=message) as info:
+        load_checkpoint(str(tmp_path / "run"))
+    assert str(ckpt) in str(info.value)
+
+
+def test_missing_checkpoint_gets_the_library_message(tmp_path):
+    with pytest.raises(InvalidParameterError, match=r"checkpoint\.pt"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_checkpoint_from_before_checksums_loads_with_a_warning(tmp_path):
+    whole = train(tiny(tmp_path, "whole", steps=3))
+    split = train(tiny(tmp_path, "split", steps=2))
+    # What format 1 wrote: torch.save of the bare state, no header.
+    state = split.state_dict()
+    state["format"] = 1
+    ckpt = tmp_path / "split" / "checkpoint.pt"
+    torch.save(state, ckpt)
+    with pytest.warns(UserWarning, match="before checkpoints carried a checksum"):
+        assert load_checkpoint(str(ckpt))["step"] == 2
+    with pytest.warns(UserWarning, match="before checkpoints carried a checksum"):
+        resumed = train(tiny(tmp_path, "split", steps=3), resume=True)
+    _assert_same_state(whole, resumed)
+    assert ckpt.read_bytes().startswith(b"synergy.vae checkpoint\n")
+
+
+def test_checkpoint_from_a_newer_format_is_refused(tmp_path):
+    trainer = train(tiny(tmp_path, steps=1))
+    from synergy.vae.training import save_checkpoint
+
+    state = trainer.state_dict()
+    state["format"] = 99
+    save_checkpoint(state, str(tmp_path / "run" / "checkpoint.pt"))
+    with pytest.raises(InvalidParameterError, match="newer synergy"):
+        load_checkpoint(str(tmp_path / "run"))
+
+
+def test_start_removes_unfinished_checkpoint_writes(tmp_path):
+    train(tiny(tmp_path, steps=1))
+    stale = tmp_path / "run" / ".checkpoint-abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    (tmp_path / "run" / "keep.tmp").write_text("not ours")
+    train(tiny(tmp_path, steps=2), resume=True)
+    assert not stale.exists()
+    assert (tmp_path / "run" / "keep.tmp").exists()
+
+
+def test_overwrite_moves_the_previous_run_aside(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(tmp_path, steps=3))
+    (out / "notes.txt").write_text("keep me")
+    old_log = (out / "log.jsonl").read_text()
+    train(tiny(tmp_path, steps=1), overwrite=True)
+    assert (out / "previous-1" / "log.jsonl").read_text() == old_log
+    assert len(old_log.splitlines()) == 3
+    assert load_checkpoint(str(out / "previous-1"))["step"] == 3
+    assert len((out / "log.jsonl").read_text().splitlines()) == 1
+    assert (out / "notes.txt").read_text() == "keep me"
+    train(tiny(tmp_path, steps=2), overwrite=True)
+    assert load_checkpoint(str(out / "previous-2"))["step"] == 1
+    assert load_checkpoint(str(out))["step"] == 2
+
+
+def test_resume_drops_a_torn_last_log_line(tmp_path):
+    whole = train(tiny(tmp_path, "whole", steps=4))
+    train(tiny(tmp_path, "split", steps=2))
+    log = tmp_path / "split" / "log.jsonl"
+    with open(log, "a", encoding="utf-8") as f:
+        f.write('{"step": 3, "loss": 71')  # a write killed half-way
+    with pytest.warns(UserWarning, match="cut short"):
+        resumed = train(tiny(tmp_path, "split", steps=4), resume=True)
+    _assert_same_state(whole, resumed)
+    assert log.read_text() == (tmp_path / "whole" / "log.jsonl").read_text()
+
+
+def test_resume_refuses_a_damaged_log_line_before_the_last(tmp_path):
+    train(tiny(tmp_path, steps=3))
+    log = tmp_path / "run" / "log.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text(lines[0] + "garbage\n" + "".join(lines[1:]))
+    with pytest.raises(InvalidParameterError, match="line 2"):
+        train(tiny(tmp_path, steps=4), resume=True)
 
 
 def test_cli_train_runs(tmp_path):
@@ -204,6 +335,7 @@ def test_cli_train_runs(tmp_path):
             TINY["grid"],
             "--batch-size",
             "4",
+            "--no-plots",
         ]
     )
     assert code == 0

@@ -1,0 +1,162 @@
+"""Compiled counting for the scan: every joint table of a chunk from coded samples.
+
+Two kernels count the same thing. For small tables each variable's levels are bitsets over
+the samples and a cell is the popcount of an AND (64 samples per instruction); for large
+tables a direct pass over the samples folds the sources into one mixed-radix code and counts
+it against every target at once. Either way a source set's code is built once for all targets.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["BITSET_MAX_CELLS", "count_tables"]
+
+#: Tables of at most this many cells use the bitset kernel: its cost per (set, target) is
+#: cells * n_samples / 64 popcounts against n_samples increments for the direct pass.
+BITSET_MAX_CELLS = 64
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_LOW7 = np.uint64(0x7F)
+_LOW6 = np.uint64(63)
+_ONE = np.uint64(1)
+_TWO = np.uint64(2)
+_FOUR = np.uint64(4)
+_SIX = np.uint64(6)
+_EIGHT = np.uint64(8)
+_SIXTEEN = np.uint64(16)
+_THIRTY_TWO = np.uint64(32)
+
+
+@numba.njit(cache=True)
+def _popcount(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    # Bit counts of 2, 4, 8 bits, then bytes summed by shifts: no step can wrap around, so
+    # the uncompiled path (NUMBA_DISABLE_JIT) runs it without overflow warnings. Measured
+    # within 10% of the popcnt instruction on the AND-and-count loop below.
+    x = x - ((x >> _ONE) & _M1)
+    x = (x & _M2) + ((x >> _TWO) & _M2)
+    x = (x + (x >> _FOUR)) & _M4
+    x = x + (x >> _EIGHT)
+    x = x + (x >> _SIXTEEN)
+    x = x + (x >> _THIRTY_TWO)
+    return x & _LOW7
+
+
+@numba.njit(cache=True)
+def _bitsets(codes: np.ndarray, radix: int) -> np.ndarray:  # pragma: no cover - compiled
+    """bits[v, level, w]: bit s % 64 of word s // 64 is set when codes[s, v] == level."""
+    n_samples, n_vars = codes.shape
+    n_words = (n_samples + 63) // 64
+    bits = np.zeros((n_vars, radix, n_words), dtype=np.uint64)
+    for s in range(n_samples):
+        word = np.uint64(s) >> _SIX
+        bit = _ONE << (np.uint64(s) & _LOW6)
+        for v in range(n_vars):
+            c = codes[s, v]
+            if c >= 0:
+                bits[v, c, word] |= bit
+    return bits
+
+
+@numba.njit(cache=True, parallel=True)
+def _count_bits(
+    src: np.ndarray, sets: np.ndarray, tgt: np.ndarray, radix: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    n_sets, k = sets.shape
+    n_targets = tgt.shape[0]
+    n_words = src.shape[2]
+    n_codes = radix**k
+    for i in numba.prange(n_sets):
+        joint = np.empty((n_codes, n_words), dtype=np.uint64)
+        for code in range(n_codes):
+            rest = code
+            # The last source is the fastest digit, as in a C-order table.
+            for a in range(k - 1, -1, -1):
+                level = rest % radix
+                rest //= radix
+                row = src[sets[i, a], level]
+                if a == k - 1:
+                    for w in range(n_words):
+                        joint[code, w] = row[w]
+                else:
+                    for w in range(n_words):
+                        joint[code, w] &= row[w]
+        for t in range(n_targets):
+            for code in range(n_codes):
+                for y in range(radix):
+                    acc = np.uint64(0)
+                    for w in range(n_words):
+                        acc += _popcount(joint[code, w] & tgt[t, y, w])
+                    out[i, t, code, y] = acc
+
+
+@numba.njit(cache=True, parallel=True)
+def _count_direct(
+    src: np.ndarray, sets: np.ndarray, tgt: np.ndarray, radix: int, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    n_sets, k = sets.shape
+    n_samples = src.shape[0]
+    n_targets = tgt.shape[1]
+    for i in numba.prange(n_sets):
+        for s in range(n_samples):
+            code = 0
+            present = True
+            for a in range(k):
+                v = src[s, sets[i, a]]
+                if v < 0:
+                    present = False
+                    break
+                code = code * radix + v
+            if not present:
+                continue
+            for t in range(n_targets):
+                y = tgt[s, t]
+                if y >= 0:
+                    out[i, t, code, y] += 1
+
+
+def count_tables(
+    src: np.ndarray,
+    sets: np.ndarray,
+    tgt: np.ndarray,
+    radix: int,
+    *,
+    kernel: str | None = None,
+) -> np.ndarray:
+    """Counts of (source-set code, target code) for every source set and target column.
+
+    Parameters
+    ----------
+    src : ndarray of int32, shape (n_samples, n_variables)
+        Codes in [0, radix), -1 where the value is missing.
+    sets : ndarray of int64, shape (n_sets, k)
+        Variable indices of each source set.
+    tgt : ndarray of int32, shape (n_samples, n_targets)
+        Target codes in [0, radix) (-1 missing); a sample counts for a (set, target) pair
+        when its k sources and that target are all present.
+    radix : int
+        Symbols per variable (the largest cardinality; smaller variables leave zero rows).
+    kernel : {"bits", "direct"}, optional
+        Default: "bits" for tables of at most ``BITSET_MAX_CELLS`` cells.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_sets, n_targets, radix**k, radix)
+    """
+    n_sets, k = sets.shape
+    out = np.zeros((n_sets, tgt.shape[1], radix**k, radix), dtype=np.int64)
+    if not n_sets:
+        return out
+    if kernel is None:
+        kernel = "bits" if radix ** (k + 1) <= BITSET_MAX_CELLS else "direct"
+    sets = np.ascontiguousarray(sets, dtype=np.int64)
+    tgt = np.ascontiguousarray(tgt, dtype=np.int32)
+    if kernel == "bits":
+        src_bits = _bitsets(np.ascontiguousarray(src, dtype=np.int32), int(radix))
+        _count_bits(src_bits, sets, _bitsets(tgt, int(radix)), int(radix), out)
+    else:
+        _count_direct(np.ascontiguousarray(src, dtype=np.int32), sets, tgt, int(radix), out)
+    return out

@@ -1,0 +1,196 @@
+"""synergy.scan: every (source set, target) row against the per-table public functions."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import synergy
+from synergy import InvalidParameterError, InvalidTypeError
+from synergy._scan._kernels import count_tables
+from synergy.tables import from_samples
+
+pd = pytest.importorskip("pandas")
+
+
+def _recording(n: int = 500, seed: int = 0):
+    """Six variables: a planted XOR and AND, a 3-level noise column, strings and gaps."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 2, size=(2, n))
+    noise = rng.integers(0, 3, size=n)
+    frame = pd.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "xor": a ^ b,
+            "and": a & b,
+            "noise": noise.astype(float),
+            "word": np.array(["x", "y"])[rng.integers(0, 2, size=n)].astype(object),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "noise"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "word"] = None
+    return frame
+
+
+def _per_table(frame, row, sources):
+    cols = [row[f"source_{i + 1}"] for i in range(sources)] + [row["target"]]
+    kept = frame[cols].dropna()
+    table, _ = from_samples(*(kept[c].tolist() for c in cols))
+    return len(kept), table
+
+
+def test_rows_equal_the_per_table_calls_on_from_samples():
+    frame = _recording()
+    result = synergy.scan(frame, measures=["wms", "s_max", "i_min", "i_max", "s_vk"])
+    n_vars = frame.shape[1]
+    # 6 targets, each with every pair of the 5 other variables.
+    assert len(result) == n_vars * math.comb(n_vars - 1, 2)
+    for _, row in result.iterrows():
+        n, table = _per_table(frame, row, 2)
+        assert row["n_samples"] == n
+        expected = {
+            "mutual_information": synergy.mutual_information(table),
+            "wms": synergy.wms(table),
+            "s_max": synergy.s_max(table),
+            "i_min": synergy.i_min(table),
+            "i_max": synergy.i_max(table),
+            "s_vk": synergy.union_information(table).synergy,
+        }
+        for column, value in expected.items():
+            # Padding with zero-probability symbols changes only the summation order.
+            np.testing.assert_allclose(row[column], value, rtol=0, atol=1e-9, err_msg=column)
+        # The certified gap of the padded table meets the solver's tolerance, as the
+        # unpadded table's does (union_information's default tol is 1e-10 bits).
+        assert 0 <= row["s_vk_gap"] <= 1e-10
+
+
+def test_rows_come_in_combination_order_and_use_the_names():
+    frame = _recording(n=100)
+    result = synergy.scan(frame, measures=["wms"])
+    names = list(frame.columns)
+    expected = [
+        (s1, s2, t)
+        for s1, s2 in itertools.combinations(names, 2)
+        for t in names
+        if t not in (s1, s2)
+    ]
+    got = list(result[["source_1", "source_2", "target"]].itertuples(index=False, name=None))
+    assert got == expected
+    assert list(result.columns) == [
+        "source_1",
+        "source_2",
+        "target",
+        "n_samples",
+        "mutual_information",
+        "wms",
+    ]
+
+
+def test_a_2d_array_names_variables_by_position_and_planted_xor_ranks_first():
+    frame = _recording()
+    data = frame[["a", "b", "xor", "and"]].to_numpy()
+    result = synergy.scan(data, measures=["s_vk"])
+    top = result.sort_values("s_vk", ascending=False).iloc[0]
+    # xor = a ^ b: S_VK({a, b}; xor) is I(a, b; xor) ~ 1 bit, the largest of the table.
+    assert (top["source_1"], top["source_2"], top["target"]) == (0, 1, 2)
+    assert top["s_vk"] > 0.95
+
+
+def test_targets_restrict_the_rows_and_three_sources_match_from_samples():
+    frame = _recording(n=300)
+    result = synergy.scan(
+        frame, sources=3, targets=["xor", "word"], measures=["wms", "i_min", "imin"]
+    )
+    # Two targets, each with every triple of the 5 other variables.
+    assert len(result) == 2 * math.comb(5, 3)
+    assert set(result["target"]) == {"xor", "word"}
+    for _, row in result.iterrows():
+        n, table = _per_table(frame, row, 3)
+        assert row["n_samples"] == n
+        np.testing.assert_allclose(row["wms"], synergy.wms(table), atol=1e-9)
+        np.testing.assert_allclose(row["i_min"], synergy.i_min(table), atol=1e-9)
+        # A decompose() measure's column is its synergy atom.
+        np.testing.assert_allclose(
+            row["imin"], synergy.decompose(table, "imin").synergy, atol=1e-9
+        )
+
+
+def test_every_decompose_measure_is_a_scan_measure(monkeypatch):
+    # A measure added to decompose later shows up in scan with no change to scan's code:
+    # here a stand-in name whose synergy atom is the I_max decomposition's.
+    real = synergy.pid.decompose
+    monkeypatch.setattr(synergy.pid, "MEASURES", (*synergy.pid.MEASURES, "later"))
+    monkeypatch.setattr(
+        synergy.pid,
+        "decompose",
+        lambda p, measure, *a, **kw: real(p, "imax" if measure == "later" else measure),
+    )
+    frame = _recording(n=200)[["a", "b", "xor"]]
+    result = synergy.scan(frame, measures=["later", "broja"])
+    for _, row in result.iterrows():
+        _, table = _per_table(frame, row, 2)
+        np.testing.assert_allclose(row["later"], real(table, "imax").synergy, atol=1e-9)
+        np.testing.assert_allclose(row["broja"], real(table, "broja").synergy, atol=1e-8)
+
+
+@pytest.mark.parametrize(("radix", "k"), [(2, 2), (3, 2), (2, 3), (3, 3)])
+def test_bitset_and_direct_kernels_count_the_same(radix, k):
+    rng = np.random.default_rng(radix * 10 + k)
+    # 130 samples: the last bitset word is partly used; -1 marks missing values.
+    codes = rng.integers(-1, radix, size=(130, 6)).astype(np.int32)
+    sets = np.array(list(itertools.combinations(range(6), k)))
+    bits = count_tables(codes, sets, codes, radix, kernel="bits")
+    direct = count_tables(codes, sets, codes, radix, kernel="direct")
+    np.testing.assert_array_equal(bits, direct)
+    # One cell checked by hand: set 0, target 5, all-zero codes.
+    hand = np.count_nonzero(np.all(codes[:, list(sets[0])] == 0, axis=1) & (codes[:, 5] == 0))
+    assert bits[0, 5, 0, 0] == hand
+
+
+def test_bins_are_equal_frequency_and_ties_share_a_bin():
+    from synergy._scan._encode import equal_frequency_bins
+
+    values = np.array([0.5, 0.1, 0.3, 0.3, 0.9, np.nan, 0.7, 0.3])
+    codes = equal_frequency_bins(values, 3)
+    # 7 present values; a value's bin is floor(3 * (#values below it) / 7):
+    # 0.1 -> 0, 0.3 (1 below) -> 0, 0.5 (4 below) -> 1, 0.7 (5 below) -> 2, 0.9 -> 2.
+    np.testing.assert_array_equal(codes, [1, 0, 0, 0, 2, -1, 2, 0])
+
+
+def test_float_columns_need_bins_and_bins_discretise_them():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=400)
+    y = rng.normal(size=400)
+    data = pd.DataFrame({"x": x, "y": y, "s": (x + y > 0).astype(int)})
+    with pytest.raises(InvalidParameterError, match=r"`data`.*column 'x'.*Pass bins=k"):
+        synergy.scan(data, measures=["wms"])
+    result = synergy.scan(data, bins=4, measures=["wms"])
+    row = result[(result["source_1"] == "x") & (result["target"] == "s")].iloc[0]
+    quartile = lambda v: (np.argsort(np.argsort(v)) * 4) // len(v)  # noqa: E731  distinct values
+    table, _ = from_samples(quartile(x), quartile(y), data["s"].tolist())
+    np.testing.assert_allclose(row["wms"], synergy.wms(table), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kind", "pattern"),
+    [
+        ({"measures": ["nope"]}, InvalidParameterError, r"`measures`.*unknown \['nope'\]"),
+        ({"measures": ["broja"], "sources": 3}, InvalidParameterError, r"`measures`.*'broja'"),
+        ({"sources": 4}, InvalidParameterError, r"`sources`.*fewer than the 4 variables"),
+        ({"sources": 1.5}, InvalidTypeError, r"`sources`"),
+        ({"targets": ["zz"]}, InvalidParameterError, r"`targets`.*unknown \['zz'\]"),
+        ({"names": ["a"]}, InvalidParameterError, r"`names`.*4 names"),
+        ({"bins": 1}, InvalidParameterError, r"`bins`"),
+        ({"n_permutations": -1}, InvalidParameterError, r"`n_permutations`"),
+        ({"resume": True}, InvalidParameterError, r"`out`.*resume=True"),
+        ({"progress": "yes"}, InvalidTypeError, r"`progress`"),
+    ],
+)
+def test_bad_parameters_name_themselves(kwargs, kind, pattern):
+    data = pd.DataFrame({"a": [0, 1] * 5, "b": [0, 0, 1, 1, 0] * 2, "c": [1, 0] * 5, "d": 0})
+    with pytest.raises(kind, match=pattern):
+        synergy.scan(data, **kwargs)

@@ -194,3 +194,122 @@ def test_bad_parameters_name_themselves(kwargs, kind, pattern):
     data = pd.DataFrame({"a": [0, 1] * 5, "b": [0, 0, 1, 1, 0] * 2, "c": [1, 0] * 5, "d": 0})
     with pytest.raises(kind, match=pattern):
         synergy.scan(data, **kwargs)
+
+
+# --- out=, resume, overwrite -------------------------------------------------------------
+
+
+def _binary(n: int = 300, n_vars: int = 6, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 2, size=(n, n_vars))
+    data[:, 2] = data[:, 0] ^ data[:, 1]
+    return data
+
+
+def test_out_holds_a_manifest_chunks_and_the_result(tmp_path):
+    import json
+
+    data = _binary()
+    result = synergy.scan(data, measures=["wms", "s_max"], out=tmp_path / "run", chunk_size=10)
+    files = sorted(p.name for p in (tmp_path / "run").iterdir())
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    n_chunks = manifest["parameters"]["n_chunks"]
+    # 15 pairs of 6 variables, 4 targets each: chunk_size=10 rows -> 3 pairs a chunk -> 5.
+    assert n_chunks == 5
+    assert files == [f"chunk-{i:06d}.parquet" for i in range(5)] + [
+        "manifest.json",
+        "result.parquet",
+    ]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "run" / "result.parquet"), result)
+    pd.testing.assert_frame_equal(result, synergy.scan(data, measures=["wms", "s_max"]))
+
+
+def test_a_non_empty_out_needs_resume_or_overwrite(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    data = _binary(n=50, n_vars=4)
+    with pytest.raises(InvalidParameterError, match="a new or empty directory") as info:
+        synergy.scan(data, measures=["wms"], out=tmp_path)
+    # The trainer's rule and wording (synergy/vae/training.py).
+    assert "Pass resume=True (--resume)" in str(info.value)
+    assert "overwrite=True (--overwrite)" in str(info.value)
+    synergy.scan(data, measures=["wms"], out=tmp_path, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # nothing is deleted
+    with pytest.raises(InvalidParameterError, match=r"manifest\.json to resume"):
+        synergy.scan(data, measures=["wms"], out=tmp_path / "empty", resume=True)
+
+
+def test_a_resume_with_other_parameters_says_which_differ(tmp_path):
+    data = _binary(n=50, n_vars=4)
+    synergy.scan(data, measures=["wms"], out=tmp_path, n_permutations=2, seed=1)
+    with pytest.raises(InvalidParameterError, match=r"`resume`.*different measures=\['s_max'\]"):
+        synergy.scan(data, measures=["s_max"], out=tmp_path, resume=True, n_permutations=2, seed=1)
+    with pytest.raises(InvalidParameterError, match=r"different seed_entropy=2 \(saved 1\)"):
+        synergy.scan(data, measures=["wms"], out=tmp_path, resume=True, n_permutations=2, seed=2)
+    changed = data.copy()
+    changed[0, 0] ^= 1
+    with pytest.raises(InvalidParameterError, match="different data="):
+        synergy.scan(
+            changed, measures=["wms"], out=tmp_path, resume=True, n_permutations=2, seed=1
+        )
+
+
+def test_a_resume_without_seed_keeps_the_saved_permutation_streams(tmp_path):
+    data = _binary(n=80, n_vars=4)
+    first = synergy.scan(data, measures=["wms"], out=tmp_path, n_permutations=20, chunk_size=4)
+    (tmp_path / "chunk-000001.parquet").unlink()
+    again = synergy.scan(
+        data, measures=["wms"], out=tmp_path, n_permutations=20, chunk_size=4, resume=True
+    )
+    pd.testing.assert_frame_equal(again, first)
+
+
+_KILLED_SCAN = """
+import os, signal, sys
+import numpy as np
+import synergy._scan._store as store
+
+data = np.load(sys.argv[2])
+real_replace = os.replace
+calls = []
+
+def replace_then_die(src, dst):
+    # Killed while the second chunk is still a temporary file: chunk 0 is whole on disk.
+    if os.path.basename(dst) == "chunk-000001.parquet":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+
+store.os.replace = replace_then_die
+import synergy
+synergy.scan(data, measures=["wms", "s_max"], out=sys.argv[1], chunk_size=10,
+             n_permutations=5, seed=7, progress=False)
+"""
+
+
+def test_a_scan_killed_with_sigkill_resumes_to_the_same_table(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = _binary()
+    np.save(tmp_path / "data.npy", data)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_SCAN, str(out), str(tmp_path / "data.npy")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    on_disk = sorted(p.name for p in out.iterdir())
+    assert "chunk-000000.parquet" in on_disk
+    assert "chunk-000001.parquet" not in on_disk
+    assert any(name.startswith(".tmp-") for name in on_disk)  # the interrupted write
+    kwargs = {"measures": ["wms", "s_max"], "chunk_size": 10, "n_permutations": 5, "seed": 7}
+    resumed = synergy.scan(data, out=out, resume=True, **kwargs)
+    straight = synergy.scan(data, **kwargs)
+    pd.testing.assert_frame_equal(resumed, straight)
+    keys = resumed[["source_1", "source_2", "target"]]
+    assert not keys.duplicated().any()
+    assert len(resumed) == 6 * math.comb(5, 2)

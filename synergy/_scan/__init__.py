@@ -6,6 +6,7 @@ kernel, measured by the batched public functions, and written as Parquet chunks 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import numbers
@@ -301,7 +302,12 @@ def scan(
         radix=radix,
         n_permutations=n_perm,
         seed_entropy=int(entropy),  # type: ignore[arg-type]
-        sets_per_chunk=max(1, math.ceil(rows / len(chosen))),
+        sets_per_chunk=1,
+    )
+    # Whole source sets per chunk, as many as give about `rows` rows (a set's rows are the
+    # targets outside it, n_rows / n_sets on average).
+    plan = dataclasses.replace(
+        plan, sets_per_chunk=max(1, math.ceil(rows * plan.n_sets / plan.n_rows))
     )
     store = None
     if out is not None:

@@ -313,3 +313,54 @@ def test_a_scan_killed_with_sigkill_resumes_to_the_same_table(tmp_path):
     keys = resumed[["source_1", "source_2", "target"]]
     assert not keys.duplicated().any()
     assert len(resumed) == 6 * math.comb(5, 2)
+
+
+# --- permutations and q-values ------------------------------------------------------------
+
+
+def test_permutation_p_values_follow_the_documented_procedure():
+    # Recomputed here with from_samples and the public measures: chunk_size=1 puts each
+    # source set in its own chunk, whose stream is SeedSequence(seed, spawn_key=(chunk,)),
+    # and each of its shuffles permutes the sample order of every target column.
+    data = _binary(n=120, n_vars=4, seed=11)
+    n_perm, seed = 12, 5
+    result = synergy.scan(
+        data, measures=["wms", "s_max"], n_permutations=n_perm, seed=seed, chunk_size=1
+    )
+    expected = []
+    for chunk, (i, j) in enumerate(itertools.combinations(range(4), 2)):
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(chunk,)))
+        )
+        perms = [rng.permutation(len(data)) for _ in range(n_perm)]
+        for t in (t for t in range(4) if t not in (i, j)):
+            table, _ = from_samples(data[:, i], data[:, j], data[:, t])
+            row = {}
+            for name, f in (("wms", synergy.wms), ("s_max", synergy.s_max)):
+                observed = f(table)
+                at_least = sum(
+                    f(from_samples(data[:, i], data[:, j], data[perm, t])[0]) >= observed - 1e-9
+                    for perm in perms
+                )
+                row[name] = (1 + at_least) / (1 + n_perm)
+            expected.append(row)
+    np.testing.assert_allclose(result["wms_p"], [r["wms"] for r in expected], rtol=0, atol=0)
+    np.testing.assert_allclose(result["s_max_p"], [r["s_max"] for r in expected], rtol=0, atol=0)
+    # The planted XOR (variables 0, 1 -> 2) beats every shuffle.
+    xor = (result["source_1"] == 0) & (result["source_2"] == 1) & (result["target"] == 2)
+    assert result.loc[xor, "s_max_p"].item() == 1 / (1 + n_perm)
+
+
+def test_q_values_are_benjamini_hochberg_across_all_rows():
+    data = _binary(n=150, n_vars=5, seed=2)
+    result = synergy.scan(data, measures=["wms"], n_permutations=9, seed=0)
+    p = result["wms_p"].to_numpy()
+    # By hand: q_(i) = min over j >= i of p_(j) * m / j, on the p-values sorted ascending.
+    order = np.argsort(p)
+    m = len(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q_sorted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    q = np.empty(m)
+    q[order] = q_sorted
+    np.testing.assert_allclose(result["wms_q"], q, rtol=1e-12)
+    assert list(result.columns[-2:]) == ["wms_p", "wms_q"]

@@ -364,3 +364,87 @@ def test_q_values_are_benjamini_hochberg_across_all_rows():
     q[order] = q_sorted
     np.testing.assert_allclose(result["wms_q"], q, rtol=1e-12)
     assert list(result.columns[-2:]) == ["wms_p", "wms_q"]
+
+
+# --- Dask ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_a_dask_scan_equals_the_local_scan(dask_client, tmp_path):
+    data = _binary(n=200, n_vars=6, seed=4)
+    kwargs = {"measures": ["wms", "s_vk"], "n_permutations": 4, "seed": 3, "chunk_size": 8}
+    local = synergy.scan(data, **kwargs)
+    remote = synergy.scan(data, client=dask_client, out=tmp_path / "run", **kwargs)
+    pd.testing.assert_frame_equal(remote, local)
+    # A resume on the cluster of a finished local scan reads every chunk back.
+    resumed = synergy.scan(data, client=dask_client, out=tmp_path / "run", resume=True, **kwargs)
+    pd.testing.assert_frame_equal(resumed, local)
+
+
+def _hold_chunks_until(gate: str) -> None:
+    """In a worker: chunks after the first wait for ``gate`` (a worker started later does not)."""
+    import os
+    import time
+
+    import synergy._scan._chunks as chunks
+
+    real = chunks.run_chunk
+
+    def held(codes, plan, index):
+        deadline = time.monotonic() + 60
+        while index > 0 and not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(codes, plan, index)
+
+    chunks.run_chunk = held
+
+
+def test_a_worker_killed_mid_scan_is_replaced_and_the_table_is_the_same(dask_client, tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    data = _binary(n=200, n_vars=6, seed=5)
+    kwargs = {"measures": ["wms", "s_max"], "n_permutations": 3, "seed": 1, "chunk_size": 1}
+    local = synergy.scan(data, **kwargs)
+    gate = tmp_path / "gate"
+    out = tmp_path / "run"
+    dask_client.run(_hold_chunks_until, str(gate))
+    found: dict = {}
+
+    def run():
+        try:
+            found["table"] = synergy.scan(data, client=dask_client, out=out, **kwargs)
+        except BaseException as exc:  # re-raised below, in the test's thread
+            found["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (out / "chunk-000000.parquet").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # Every other chunk is held on a worker: the scan cannot have finished.
+    assert thread.is_alive()
+    victim_address, victim_pid = next(iter(dask_client.run(os.getpid).items()))
+    os.kill(victim_pid, signal.SIGKILL)
+    gate.touch()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    if "error" in found:
+        raise found["error"]
+    pd.testing.assert_frame_equal(found["table"], local)
+    # The nanny started a new worker process in place of the killed one.
+    dask_client.wait_for_workers(2, timeout=30)
+    assert victim_pid not in dask_client.run(os.getpid).values(), victim_address

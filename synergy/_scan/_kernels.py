@@ -8,6 +8,8 @@ it against every target at once. Either way a source set's code is built once fo
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
@@ -16,6 +18,10 @@ __all__ = ["BITSET_MAX_CELLS", "count_tables"]
 #: Tables of at most this many cells use the bitset kernel: its cost per (set, target) is
 #: cells * n_samples / 64 popcounts against n_samples increments for the direct pass.
 BITSET_MAX_CELLS = 64
+
+# numba's workqueue threading layer (the fallback where neither TBB nor OpenMP is installed)
+# aborts when two threads launch parallel kernels at once, as threads of one Dask worker may.
+_LAUNCH = threading.Lock()
 
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
@@ -156,7 +162,11 @@ def count_tables(
     tgt = np.ascontiguousarray(tgt, dtype=np.int32)
     if kernel == "bits":
         src_bits = _bitsets(np.ascontiguousarray(src, dtype=np.int32), int(radix))
-        _count_bits(src_bits, sets, _bitsets(tgt, int(radix)), int(radix), out)
+        tgt_bits = _bitsets(tgt, int(radix))
+        with _LAUNCH:
+            _count_bits(src_bits, sets, tgt_bits, int(radix), out)
     else:
-        _count_direct(np.ascontiguousarray(src, dtype=np.int32), sets, tgt, int(radix), out)
+        src = np.ascontiguousarray(src, dtype=np.int32)
+        with _LAUNCH:
+            _count_direct(src, sets, tgt, int(radix), out)
     return out

@@ -448,3 +448,66 @@ def test_a_worker_killed_mid_scan_is_replaced_and_the_table_is_the_same(dask_cli
     # The nanny started a new worker process in place of the killed one.
     dask_client.wait_for_workers(2, timeout=30)
     assert victim_pid not in dask_client.run(os.getpid).values(), victim_address
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_the_scan_command_writes_parquet_and_prints_the_top_rows(tmp_path, capsys):
+    from synergy.__main__ import main
+
+    frame = _recording(n=200)[["a", "b", "xor", "and"]]
+    frame.to_csv(tmp_path / "rec.csv", index=False)
+    argv = ["scan", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "run")]
+    assert main([*argv, "--measures", "s_max,s_vk", "--targets", "xor,and", "--top", "2"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == "top 2 by s_vk (bits):"
+    # The planted XOR heads the list: sources a, b, target xor.
+    assert printed[3].split()[:3] == ["a", "b", "xor"]
+    written = pd.read_parquet(tmp_path / "run" / "result.parquet")
+    expected = synergy.scan(frame, measures=["s_max", "s_vk"], targets=["xor", "and"])
+    pd.testing.assert_frame_equal(written, expected)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--measures", "nope"], "`measures` parameter of scan"),
+        (["--sources", "x"], "argument --sources: invalid int value"),
+        (["--bins", "1"], "`bins` parameter of scan"),
+    ],
+)
+def test_scan_command_user_errors_are_one_line_and_status_2(tmp_path, capsys, extra, message):
+    from synergy.__main__ import main
+
+    _recording(n=50).to_csv(tmp_path / "rec.csv", index=False)
+    try:
+        status = main(["scan", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "o"), *extra])
+    except SystemExit as exc:  # argparse's own errors exit from parse_args
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1
+    assert message in err
+
+
+def test_scan_command_refuses_a_used_out_and_a_missing_file_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    _recording(n=50).to_csv(tmp_path / "rec.csv", index=False)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("")
+    for data, out, message in [
+        ("rec.csv", "used", "Pass resume=True (--resume)"),
+        ("missing.csv", "o", "no such file"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "synergy", "scan", data, "--out", out],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 2
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert message in proc.stderr

@@ -511,3 +511,45 @@ def test_scan_command_refuses_a_used_out_and_a_missing_file_in_one_line(tmp_path
         assert proc.returncode == 2
         assert proc.stderr.count("\n") == 1, proc.stderr
         assert message in proc.stderr
+
+
+def test_a_column_with_too_many_levels_is_named():
+    ids = np.arange(1200)  # 1,200 distinct integers: 1200**3 cells for a pair and a target
+    data = pd.DataFrame({"id": ids, "a": ids % 2, "b": ids % 3})
+    with pytest.raises(InvalidParameterError, match=r"column 'id' with 1200 distinct values"):
+        synergy.scan(data, measures=["wms"])
+    # Binned, it is an ordinary column.
+    assert len(synergy.scan(data, measures=["wms"], bins=4)) == 3
+
+
+def test_s_vk_goes_through_the_batched_solver_once_it_takes_batch_ndim(monkeypatch):
+    # The seam checks the signature: a union_information with `batch_ndim` gets the whole
+    # chunk in one call (here a stand-in that answers with the per-table solver's values).
+    from types import SimpleNamespace
+
+    real = synergy.pid.union_information
+    calls = []
+
+    def batched(p, sources=None, *, batch_ndim=0, validate=True):
+        calls.append(np.shape(p))
+        results = [real(t) for t in np.reshape(p, (-1, *np.shape(p)[batch_ndim:]))]
+        return SimpleNamespace(
+            synergy=np.array([r.synergy for r in results]), gap=np.array([r.gap for r in results])
+        )
+
+    frame = _recording(n=200)[["a", "b", "xor", "and"]]
+    expected = synergy.scan(frame, measures=["s_vk"])
+    monkeypatch.setattr(synergy.pid, "union_information", batched)
+    got = synergy.scan(frame, measures=["s_vk"])
+    # One call for the measure check on a uniform table, one for the only chunk (12 rows).
+    assert calls == [(1, 2, 2, 2), (12, 2, 2, 2)]
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_progress_bar_counts_rows(capsys):
+    pytest.importorskip("tqdm")
+    synergy.scan(_binary(n=50, n_vars=4), measures=["wms"], progress=True, chunk_size=3)
+    err = capsys.readouterr().err
+    # 4 targets x C(3, 2) pairs = 12 rows.
+    assert "12/12" in err
+    assert "row/s" in err

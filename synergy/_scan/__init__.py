@@ -284,8 +284,9 @@ def scan(
             "sources",
             _FUNC,
             f"few enough that a table has at most {_MAX_CELLS} cells",
-            f"{k} sources and a largest cardinality of {radix} ({cells} cells)",
-            hint="Use fewer sources, or a smaller `bins`.",
+            f"{k} sources and column {coded.names[coded.levels.index(radix)]!r} with {radix} "
+            f"distinct values ({cells} cells)",
+            hint="Use fewer sources, or pass bins=k to cut numeric columns into k bins.",
         )
     rows = chunk_size or max(1, min(_DEFAULT_ROWS, _CHUNK_CELLS // cells))
     if seed is None and resume:

@@ -553,3 +553,12 @@ def test_progress_bar_counts_rows(capsys):
     # 4 targets x C(3, 2) pairs = 12 rows.
     assert "12/12" in err
     assert "row/s" in err
+
+
+@pytest.mark.parametrize(("n", "k", "per_chunk"), [(7, 2, 1), (7, 2, 4), (8, 3, 5), (6, 4, 2)])
+def test_chunks_cover_the_combinations_in_order_once(n, k, per_chunk):
+    from synergy._scan._chunks import Plan, source_sets
+
+    plan = Plan(n, 10, k, tuple(range(n)), ("wms",), 2, 0, 0, per_chunk)
+    got = np.concatenate([source_sets(plan, i) for i in range(plan.n_chunks)])
+    np.testing.assert_array_equal(got, list(itertools.combinations(range(n), k)))

@@ -18,6 +18,7 @@ import numpy as np
 
 from synergy._scan._chunks import Plan, run_chunk
 from synergy._scan._encode import encode
+from synergy._scan._kernels import Counter
 from synergy._scan._measures import columns_of, evaluate, known_measures
 from synergy._scan._store import OutDir, plan_parameters, saved_parameters
 from synergy._validate import InvalidTypeError, describe, invalid
@@ -117,13 +118,13 @@ def _progress_bar(progress: Any, total: int, initial: int) -> Any:
     return tqdm(total=total, initial=initial, unit="row", desc="scan", smoothing=0.1)
 
 
-def _local(codes: np.ndarray, plan: Plan, todo: list[int]) -> Iterator[tuple[int, dict]]:
+def _local(counter: Counter, plan: Plan, todo: list[int]) -> Iterator[tuple[int, dict]]:
     for index in todo:
-        yield index, run_chunk(codes, plan, index)
+        yield index, run_chunk(counter, plan, index)
 
 
 def _distributed(
-    client: Any, codes: np.ndarray, plan: Plan, todo: list[int]
+    client: Any, counter: Counter, plan: Plan, todo: list[int]
 ) -> Iterator[tuple[int, dict]]:
     try:
         from distributed import as_completed
@@ -133,7 +134,7 @@ def _distributed(
         return
     # Scattered once; every chunk task depends on this one future, so a worker that joins or
     # replaces a lost one fetches the data from a peer, not from this process.
-    data = client.scatter(codes, broadcast=True)
+    data = client.scatter(counter, broadcast=True)
     futures = client.map(run_chunk, [data] * len(todo), [plan] * len(todo), todo, pure=False)
     index_of = {f.key: i for f, i in zip(futures, todo, strict=True)}
     try:
@@ -330,10 +331,13 @@ def scan(
     )
     initial = sum(len(c["target"]) for c in chunks.values())
     bar = _progress_bar(progress, plan.n_rows, initial)
+    codes = coded.codes
+    tgt = codes if list(chosen) == list(range(n_variables)) else codes[:, list(chosen)]
+    counter = Counter.build(codes, tgt, radix, k)
     runner = (
-        _local(coded.codes, plan, todo)
+        _local(counter, plan, todo)
         if client is None
-        else _distributed(client, coded.codes, plan, todo)
+        else _distributed(client, counter, plan, todo)
     )
     try:
         for index, result in runner:

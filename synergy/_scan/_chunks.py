@@ -6,13 +6,12 @@ worker and a resumed run all compute the same rows, permutations included.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from synergy._scan._kernels import count_tables
+from synergy._scan._kernels import Counter
 from synergy._scan._measures import evaluate
 
 __all__ = ["TIE_BITS", "Plan", "run_chunk", "source_sets"]
@@ -54,14 +53,44 @@ class Plan:
         return start, min(start + self.sets_per_chunk, self.n_sets)
 
 
+def _unrank(rank: int, n: int, k: int) -> list[int]:
+    """The k-combination of range(n) at position ``rank`` in lexicographic order."""
+    combo = []
+    x = 0
+    for i in range(k):
+        while True:
+            # Combinations whose i-th element is x: choose the remaining k - i - 1 above x.
+            below = math.comb(n - x - 1, k - i - 1)
+            if rank < below:
+                break
+            rank -= below
+            x += 1
+        combo.append(x)
+        x += 1
+    return combo
+
+
 def source_sets(plan: Plan, index: int) -> np.ndarray:
-    """The chunk's source sets, shape (n_sets_in_chunk, sources), in lexicographic order."""
+    """The chunk's source sets, shape (n_sets_in_chunk, sources), in lexicographic order.
+
+    Found from the chunk's first rank, so a chunk costs the same wherever it sits (skipping
+    to it through itertools.combinations would cost O(rank)).
+    """
     start, stop = plan.chunk_range(index)
-    combos = itertools.islice(
-        itertools.combinations(range(plan.n_variables), plan.sources), start, stop
-    )
-    sets = np.fromiter(itertools.chain.from_iterable(combos), dtype=np.int64)
-    return sets.reshape(stop - start, plan.sources)
+    n, k = plan.n_variables, plan.sources
+    out = np.empty((stop - start, k), dtype=np.int64)
+    combo = _unrank(start, n, k) if stop > start else []
+    for row in range(stop - start):
+        out[row] = combo
+        i = k - 1
+        while i >= 0 and combo[i] == n - k + i:
+            i -= 1
+        if i < 0:
+            break
+        combo[i] += 1
+        for j in range(i + 1, k):
+            combo[j] = combo[j - 1] + 1
+    return out
 
 
 def _values(
@@ -83,14 +112,13 @@ def _values(
     return n, columns
 
 
-def run_chunk(codes: np.ndarray, plan: Plan, index: int) -> dict[str, np.ndarray]:
+def run_chunk(counter: Counter, plan: Plan, index: int) -> dict[str, np.ndarray]:
     """Rows of chunk ``index``: variable indices, n_samples, measures and p-values."""
     sets = source_sets(plan, index)
     targets = np.asarray(plan.targets, dtype=np.int64)
-    tgt = np.ascontiguousarray(codes[:, targets])
     # A (set, target) pair is a row unless the target is one of the set's sources.
     valid = ~(sets[:, :, None] == targets[None, None, :]).any(axis=1)
-    counts = count_tables(codes, sets, tgt, plan.radix)
+    counts = counter.count(sets)
     n, columns = _values(counts, valid, plan)
     set_of_row, target_of_row = np.nonzero(valid)
     out: dict[str, np.ndarray] = {}
@@ -106,8 +134,8 @@ def run_chunk(codes: np.ndarray, plan: Plan, index: int) -> dict[str, np.ndarray
         at_least = {m: np.zeros(len(n), dtype=np.int64) for m in plan.measures}
         for _ in range(plan.n_permutations):
             # One shuffle of the sample order moves every target column of the chunk at once.
-            shuffled = tgt[rng.permutation(plan.n_samples)]
-            _, null = _values(count_tables(codes, sets, shuffled, plan.radix), valid, plan)
+            shuffled = counter.tgt[rng.permutation(plan.n_samples)]
+            _, null = _values(counter.count(sets, shuffled), valid, plan)
             for m in plan.measures:
                 at_least[m] += null[m] >= columns[m] - TIE_BITS
         for m in plan.measures:

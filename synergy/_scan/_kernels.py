@@ -9,11 +9,12 @@ it against every target at once. Either way a source set's code is built once fo
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-__all__ = ["BITSET_MAX_CELLS", "count_tables"]
+__all__ = ["BITSET_MAX_CELLS", "Counter", "count_tables"]
 
 #: Tables of at most this many cells use the bitset kernel: its cost per (set, target) is
 #: cells * n_samples / 64 popcounts against n_samples increments for the direct pass.
@@ -124,6 +125,56 @@ def _count_direct(
                     out[i, t, code, y] += 1
 
 
+@dataclass(frozen=True)
+class Counter:
+    """Coded samples made ready to count once per scan (and scattered once to a cluster).
+
+    ``src`` holds every variable's codes and ``tgt`` the target columns' (the same array when
+    every variable is a target); with the bitset kernel their bitsets are built here, once,
+    rather than per chunk.
+    """
+
+    src: np.ndarray
+    tgt: np.ndarray
+    radix: int
+    kernel: str
+    src_bits: np.ndarray | None
+    tgt_bits: np.ndarray | None
+
+    @classmethod
+    def build(
+        cls, src: np.ndarray, tgt: np.ndarray, radix: int, sources: int, kernel: str | None = None
+    ) -> Counter:
+        """Choose the kernel for tables of ``radix ** (sources + 1)`` cells and prepare it."""
+        if kernel is None:
+            kernel = "bits" if radix ** (sources + 1) <= BITSET_MAX_CELLS else "direct"
+        src = np.ascontiguousarray(src, dtype=np.int32)
+        tgt = src if tgt is src else np.ascontiguousarray(tgt, dtype=np.int32)
+        if kernel == "bits":
+            src_bits = _bitsets(src, int(radix))
+            tgt_bits = src_bits if tgt is src else _bitsets(tgt, int(radix))
+            return cls(src, tgt, int(radix), kernel, src_bits, tgt_bits)
+        return cls(src, tgt, int(radix), kernel, None, None)
+
+    def count(self, sets: np.ndarray, shuffled: np.ndarray | None = None) -> np.ndarray:
+        """Counts, shape (n_sets, n_targets, radix**k, radix), against ``self.tgt`` or the
+        target codes ``shuffled`` (same shape, rows in another order)."""
+        n_sets, k = sets.shape
+        tgt = self.tgt if shuffled is None else np.ascontiguousarray(shuffled, dtype=np.int32)
+        out = np.zeros((n_sets, tgt.shape[1], self.radix**k, self.radix), dtype=np.int64)
+        if not n_sets:
+            return out
+        sets = np.ascontiguousarray(sets, dtype=np.int64)
+        if self.src_bits is not None and self.tgt_bits is not None:  # the bitset kernel
+            tgt_bits = self.tgt_bits if shuffled is None else _bitsets(tgt, self.radix)
+            with _LAUNCH:
+                _count_bits(self.src_bits, sets, tgt_bits, self.radix, out)
+        else:
+            with _LAUNCH:
+                _count_direct(self.src, sets, tgt, self.radix, out)
+        return out
+
+
 def count_tables(
     src: np.ndarray,
     sets: np.ndarray,
@@ -152,21 +203,4 @@ def count_tables(
     -------
     ndarray of int64, shape (n_sets, n_targets, radix**k, radix)
     """
-    n_sets, k = sets.shape
-    out = np.zeros((n_sets, tgt.shape[1], radix**k, radix), dtype=np.int64)
-    if not n_sets:
-        return out
-    if kernel is None:
-        kernel = "bits" if radix ** (k + 1) <= BITSET_MAX_CELLS else "direct"
-    sets = np.ascontiguousarray(sets, dtype=np.int64)
-    tgt = np.ascontiguousarray(tgt, dtype=np.int32)
-    if kernel == "bits":
-        src_bits = _bitsets(np.ascontiguousarray(src, dtype=np.int32), int(radix))
-        tgt_bits = _bitsets(tgt, int(radix))
-        with _LAUNCH:
-            _count_bits(src_bits, sets, tgt_bits, int(radix), out)
-    else:
-        src = np.ascontiguousarray(src, dtype=np.int32)
-        with _LAUNCH:
-            _count_direct(src, sets, tgt, int(radix), out)
-    return out
+    return Counter.build(src, tgt, radix, sets.shape[1], kernel).count(sets)

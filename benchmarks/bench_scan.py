@@ -201,7 +201,16 @@ def main(quick: bool = False) -> str:
     )
     client = distributed.Client(cluster)
     try:
-        synergy.scan(data[:200, :5], measures=ALL, progress=False, client=client)
+
+        def warm_up() -> None:  # a local function: sent by value, each worker compiles
+            import numpy as np
+
+            import synergy
+
+            sample = np.random.default_rng(0).integers(0, 2, size=(200, 5))
+            synergy.scan(sample, measures=("wms", "s_max", "i_min", "s_vk"), progress=False)
+
+        client.run(warm_up)
         dask_closed_s, dask_closed = _median(
             lambda: synergy.scan(data, measures=CLOSED, progress=False, client=client), repeats
         )

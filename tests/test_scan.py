@@ -562,3 +562,17 @@ def test_chunks_cover_the_combinations_in_order_once(n, k, per_chunk):
     plan = Plan(n, 10, k, tuple(range(n)), ("wms",), 2, 0, 0, per_chunk)
     got = np.concatenate([source_sets(plan, i) for i in range(plan.n_chunks)])
     np.testing.assert_array_equal(got, list(itertools.combinations(range(n), k)))
+
+
+def test_scan_command_interrupted_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    import synergy._scan
+    from synergy.__main__ import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synergy._scan, "scan", interrupted)
+    _recording(n=20).to_csv(tmp_path / "rec.csv", index=False)
+    status = main(["scan", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "o")])
+    assert status == 130
+    assert "continue with --resume" in capsys.readouterr().out

@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if client is not None:
                 client.close()
+    except KeyboardInterrupt:
+        print(f"interrupted: finished chunks are in {args.out}; continue with --resume")
+        return 130
     except (
         _UserError,
         InvalidParameterError,

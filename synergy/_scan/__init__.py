@@ -144,6 +144,33 @@ def _distributed(
         client.cancel(futures)
 
 
+def _assemble(
+    ordered: list[dict[str, np.ndarray]], plan: Plan, names: tuple[Hashable, ...]
+) -> Any:
+    """The result table from the chunks in order: names for indices, q-values over all rows."""
+    import pandas as pd
+    from scipy.stats import false_discovery_control
+
+    k = plan.sources
+    order = [f"source_{a + 1}" for a in range(k)] + ["target", "n_samples", "mutual_information"]
+    for m in plan.measures:
+        order += [c for c in columns_of(m) if c not in order]
+    frame = pd.DataFrame({c: np.concatenate([chunk[c] for chunk in ordered]) for c in order})
+    for c in order[: k + 1]:
+        frame[c] = _names_column(frame[c].to_numpy(), names)
+    if plan.n_permutations:
+        for m in plan.measures:
+            frame[f"{m}_p"] = np.concatenate([chunk[f"{m}_p"] for chunk in ordered])
+        for m in plan.measures:
+            p = frame[f"{m}_p"].to_numpy()
+            q = np.full(len(p), np.nan)
+            present = ~np.isnan(p)
+            if present.any():
+                q[present] = false_discovery_control(p[present], method="bh")
+            frame[f"{m}_q"] = q
+    return frame
+
+
 def scan(
     data: Any,
     *,
@@ -248,10 +275,9 @@ def scan(
     1.0
     """
     try:
-        import pandas as pd
+        import pandas  # noqa: F401
     except ImportError as exc:
         raise ImportError('scan needs pandas: pip install "synergy[dask]"') from exc
-    from scipy.stats import false_discovery_control
 
     coded = encode(data, names=names, bins=bins)
     n_samples, n_variables = coded.codes.shape
@@ -315,12 +341,10 @@ def scan(
     if out is not None:
         params = plan_parameters(plan, coded.names, bins, coded.fingerprint())
         store = OutDir(out, params, resume=resume, overwrite=overwrite)
-    done = store.finished(plan.n_chunks) if store else set()
     chunks: dict[int, dict[str, np.ndarray]] = {}
-    for index in sorted(done):
-        assert store is not None
-        chunks[index] = store.read_chunk(index)
-    todo = [i for i in range(plan.n_chunks) if i not in done]
+    if store is not None:
+        chunks = {i: store.read_chunk(i) for i in sorted(store.finished(plan.n_chunks))}
+    todo = [i for i in range(plan.n_chunks) if i not in chunks]
     logger.info(
         "scan: %d rows in %d chunks (%d to compute) over %d samples of %d variables",
         plan.n_rows,
@@ -350,24 +374,7 @@ def scan(
         if bar is not None:
             bar.close()
 
-    ordered = [chunks[i] for i in range(plan.n_chunks)]
-    order = ["source_" + str(a + 1) for a in range(k)] + ["target", "n_samples"]
-    order += ["mutual_information"]
-    for m in measure_names:
-        order += [c for c in columns_of(m) if c not in order]
-    frame = pd.DataFrame({c: np.concatenate([chunk[c] for chunk in ordered]) for c in order})
-    for c in order[: k + 1]:
-        frame[c] = _names_column(frame[c].to_numpy(), coded.names)
-    if n_perm:
-        for m in measure_names:
-            frame[f"{m}_p"] = np.concatenate([chunk[f"{m}_p"] for chunk in ordered])
-        for m in measure_names:
-            p = frame[f"{m}_p"].to_numpy()
-            q = np.full(len(p), np.nan)
-            present = ~np.isnan(p)
-            if present.any():
-                q[present] = false_discovery_control(p[present], method="bh")
-            frame[f"{m}_q"] = q
+    frame = _assemble([chunks[i] for i in range(plan.n_chunks)], plan, coded.names)
     if store is not None:
         store.write_result(frame)
     return frame

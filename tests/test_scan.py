@@ -450,6 +450,19 @@ def test_a_worker_killed_mid_scan_is_replaced_and_the_table_is_the_same(dask_cli
     assert victim_pid not in dask_client.run(os.getpid).values(), victim_address
 
 
+def test_the_scan_command_runs_on_a_scheduler_address(dask_client, tmp_path, capsys):
+    from synergy.__main__ import main
+
+    frame = _recording(n=100)[["a", "b", "xor"]]
+    frame.to_parquet(tmp_path / "rec.parquet")
+    address = dask_client.scheduler.address
+    argv = ["scan", str(tmp_path / "rec.parquet"), "--out", str(tmp_path / "run")]
+    assert main([*argv, "--measures", "wms", "--scheduler", address]) == 0
+    written = pd.read_parquet(tmp_path / "run" / "result.parquet")
+    pd.testing.assert_frame_equal(written, synergy.scan(frame, measures=["wms"]))
+    assert "top 3 by wms" in capsys.readouterr().out
+
+
 # --- the command line ---------------------------------------------------------------------
 
 

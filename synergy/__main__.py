@@ -106,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m synergy",
         description="Every synergy measure and PID of the library on the canonical gates.",
+        epilog="To scan a recording's variables instead: python -m synergy scan --help",
     )
     parser.add_argument(
         "--gates", nargs="*", default=list(GATES), help="gate names (default: all)"

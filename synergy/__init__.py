@@ -7,6 +7,7 @@ information function answers in bits unless ``base=`` says otherwise.
 import logging
 
 from synergy import pid, tables, testing
+from synergy._scan import scan
 from synergy._validate import (
     InvalidDistributionError,
     InvalidParameterError,
@@ -55,6 +56,7 @@ __all__ = [
     "pid",
     "s_max",
     "s_vk",
+    "scan",
     "specific_information",
     "tables",
     "testing",

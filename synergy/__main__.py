@@ -1,5 +1,7 @@
 """``python -m synergy``: every measure of the library on the canonical gates, as a table.
 
+``python -m synergy scan DATA --out DIR`` scans a recording instead (see synergy.scan).
+
 The first thing to run after installing: it shows what each measure says about the gates the
 literature uses to tell them apart.
 """
@@ -96,9 +98,15 @@ def pid_table(names: Sequence[str], measure: str, *, digits: int = 4) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["scan"]:
+        from synergy._scan._cli import main as scan_main
+
+        return scan_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m synergy",
         description="Every synergy measure and PID of the library on the canonical gates.",
+        epilog="To scan a recording's variables instead: python -m synergy scan --help",
     )
     parser.add_argument(
         "--gates", nargs="*", default=list(GATES), help="gate names (default: all)"

@@ -9,7 +9,8 @@ import synergy
 def test_import_pulls_in_only_numpy_scipy_numba():
     code = (
         "import sys, synergy, synergy.tables, synergy.testing;"
-        "heavy = ('torch', 'cvxpy', 'matplotlib', 'hypothesis', 'dit');"
+        "heavy = ('torch', 'cvxpy', 'matplotlib', 'hypothesis', 'dit', 'pandas', 'dask',"
+        " 'distributed', 'pyarrow', 'tqdm');"
         "bad = [m for m in heavy if m in sys.modules];"
         "print(','.join(bad))"
     )

@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch, installed before anything that depends on torch: a bare `torch`
 # requirement would make pip pull a several-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
-PYTEST := $(PY) -m pytest -n 2
+# loadgroup: tests marked with one xdist_group (the Dask cluster tests) share a worker.
+PYTEST := $(PY) -m pytest -n 2 --dist loadgroup
 CORE_TESTS := tests/test_information.py tests/test_validation.py tests/test_tables.py \
 	tests/test_public_api.py tests/test_kernels.py tests/test_pid_gates.py \
-	tests/test_pid_batch.py tests/test_pid_errors.py
+	tests/test_pid_batch.py tests/test_pid_errors.py tests/test_scan.py
 
 .PHONY: install demo test test-slow test-nojit lint bench docs clean
 

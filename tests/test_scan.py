@@ -369,6 +369,8 @@ def test_q_values_are_benjamini_hochberg_across_all_rows():
 # --- Dask ---------------------------------------------------------------------------------
 
 
+# The cluster tests share one xdist group (`--dist loadgroup` in the Makefile), so that one
+# worker runs them all and `make test` starts one LocalCluster, not one per worker.
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
@@ -381,6 +383,7 @@ def dask_client():
     cluster.close()
 
 
+@pytest.mark.xdist_group("dask-cluster")
 def test_a_dask_scan_equals_the_local_scan(dask_client, tmp_path):
     data = _binary(n=200, n_vars=6, seed=4)
     kwargs = {"measures": ["wms", "s_vk"], "n_permutations": 4, "seed": 3, "chunk_size": 8}
@@ -410,6 +413,7 @@ def _hold_chunks_until(gate: str) -> None:
     chunks.run_chunk = held
 
 
+@pytest.mark.xdist_group("dask-cluster")
 def test_a_worker_killed_mid_scan_is_replaced_and_the_table_is_the_same(dask_client, tmp_path):
     import os
     import signal
@@ -450,6 +454,7 @@ def test_a_worker_killed_mid_scan_is_replaced_and_the_table_is_the_same(dask_cli
     assert victim_pid not in dask_client.run(os.getpid).values(), victim_address
 
 
+@pytest.mark.xdist_group("dask-cluster")
 def test_the_scan_command_runs_on_a_scheduler_address(dask_client, tmp_path, capsys):
     from synergy.__main__ import main
 

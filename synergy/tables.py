@@ -5,7 +5,9 @@ Tables put one variable on each axis; the measures read the last axis as the tar
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+import numbers
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,46 +60,126 @@ def from_counts(counts: Any, *, batch_ndim: int = 0) -> np.ndarray:
     return arr / arr.sum(axis=axes, keepdims=True)
 
 
-def _encode(column: Any, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and the sorted (or first-seen, if unorderable) labels of one column."""
-    param = f"columns[{index}]"
+def _is_column(column: Any) -> bool:
+    """Whether ``column`` is an ordered, sized sequence: a list, tuple, range or array."""
+    if isinstance(column, (str, bytes, bytearray)):
+        return False
+    if isinstance(column, Sequence):
+        return True
+    # ndarrays, pandas Series, tensors: sized and ordered, though not registered Sequences.
+    return hasattr(column, "__array__") and hasattr(column, "__len__")
 
-    def not_a_sequence() -> Exception:
-        return invalid(
+
+def _not_a_column(column: Any, param: str, func: str) -> Exception:
+    if isinstance(column, (set, frozenset)):
+        got = f"a {type(column).__name__}, which has no order to pair its samples with"
+    elif isinstance(column, Mapping):
+        got = f"a {type(column).__name__}: pass its values, in sample order"
+    elif isinstance(column, Iterator):
+        got = f"an iterator ({type(column).__name__}): pass a list of its items"
+    else:
+        got = describe(column)
+    return invalid(
+        param,
+        func,
+        "a 1-D sequence of labels (a list, tuple or 1-D array)",
+        got,
+        kind=InvalidTypeError,
+    )
+
+
+def _first_seen_codes(
+    values: Sequence[Any], param: str, func: str, column: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes by Python equality (a dict), labels sorted when they can be, else first-seen."""
+    seen: dict[Hashable, int] = {}
+    try:
+        codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), np.int64, len(values))
+    except TypeError as exc:
+        raise invalid(
             param,
-            "from_samples",
-            "a 1-D sequence of labels",
+            func,
+            "a 1-D sequence of hashable labels",
             describe(column),
             kind=InvalidTypeError,
-        )
+        ) from exc
+    distinct: list[Any] = list(seen)
+    for v in distinct:
+        if isinstance(v, (float, complex, np.floating, np.complexfloating)) and not np.isfinite(v):
+            raise invalid(param, func, "finite labels", "NaN or infinity")
+    try:
+        order = sorted(range(len(distinct)), key=lambda i: distinct[i])
+    except TypeError:  # labels of unorderable types (1 and "1"): keep first-seen order
+        order = list(range(len(distinct)))
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[order] = np.arange(len(distinct), dtype=np.int64)
+    labels = np.empty(len(distinct), dtype=object)
+    labels[:] = [distinct[i] for i in order]
+    return rank[codes], labels
 
-    if isinstance(column, (str, bytes)):
-        raise not_a_sequence()
-    try:
-        arr = np.asarray(column)
-    except (TypeError, ValueError) as exc:
-        raise not_a_sequence() from exc
-    if arr.ndim != 1:
-        # Tuples as labels come through as a 2-D array: keep them whole as objects.
-        obj = np.empty(len(column), dtype=object)
-        obj[:] = list(column)
-        arr = obj
-    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-        raise invalid(param, "from_samples", "finite labels", "NaN or infinity")
-    try:
-        labels, codes = np.unique(arr, return_inverse=True)
-        return codes.reshape(-1), labels
-    except TypeError:
-        seen: dict[Hashable, int] = {}
+
+def _encode(column: Any, index: int, func: str = "from_samples") -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the sorted (or first-seen, if unorderable) labels of one column.
+
+    Labels are told apart by Python equality: ``1`` and ``"1"`` stay two labels, as do
+    ``b"a"`` and ``"a"``, while ``1`` and ``1.0`` (equal) are one. numpy's own conversion
+    of a mixed list would turn every label into a string, so a list is converted by numpy
+    only when its labels are all numbers, all ``str`` or all ``bytes``.
+    """
+    param = f"columns[{index}]"
+    if not _is_column(column):
+        raise _not_a_column(column, param, func)
+    if isinstance(column, np.ndarray) or not isinstance(column, Sequence):
         try:
-            codes = np.fromiter((seen.setdefault(v, len(seen)) for v in arr), np.int64, len(arr))
-        except TypeError as exc:
+            arr = np.asarray(column)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise _not_a_column(column, param, func) from exc
+        if arr.ndim != 1:
             raise invalid(
-                param, "from_samples", "hashable labels", describe(column), kind=InvalidTypeError
-            ) from exc
-        labels = np.empty(len(seen), dtype=object)
-        labels[:] = list(seen)
-        return codes, labels
+                param,
+                func,
+                "a 1-D sequence of labels",
+                f"an array of shape {arr.shape}",
+                kind=InvalidTypeError,
+            )
+    else:
+        values = list(column)
+        kinds = {type(v) for v in values}
+        numeric = all(issubclass(t, (numbers.Number, np.bool_)) for t in kinds)
+        uniform_text = len(kinds) == 1 and issubclass(next(iter(kinds)), (str, bytes))
+        if not (numeric or uniform_text):
+            # Tuples, None, mixed types: keep each label whole, as a Python object.
+            return _first_seen_codes(values, param, func, column)
+        arr = np.asarray(values)
+    if arr.dtype.kind == "O":
+        return _first_seen_codes(arr.tolist(), param, func, column)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise invalid(param, func, "finite labels", "NaN or infinity")
+    labels, codes = np.unique(arr, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64, copy=False), labels
+
+
+def _encode_columns(
+    columns: Sequence[Any], func: str
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Codes and labels of every column, checked for equal, non-zero lengths."""
+    if not columns:
+        raise invalid("columns", func, "at least one sample column", "none")
+    encoded = [_encode(c, i, func) for i, c in enumerate(columns)]
+    lengths = [len(codes) for codes, _ in encoded]
+    if len(set(lengths)) != 1:
+        raise invalid("columns", func, "columns of equal length", f"lengths {lengths}")
+    if lengths[0] == 0:
+        raise invalid("columns", func, "at least one sample", "empty columns")
+    shape = tuple(len(labels) for _, labels in encoded)
+    if math.prod(shape) > np.iinfo(np.intp).max:
+        raise invalid(
+            "columns",
+            func,
+            "columns whose joint table (one cell per label combination) fits in memory",
+            f"label counts {list(shape)}",
+        )
+    return tuple(c for c, _ in encoded), tuple(lab for _, lab in encoded)
 
 
 def from_samples(*columns: Sequence[Any]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -134,18 +216,20 @@ def from_samples(*columns: Sequence[Any]) -> tuple[np.ndarray, tuple[np.ndarray,
     >>> labels[0]
     array(['a', 'b'], dtype='<U1')
     """
-    if not columns:
-        raise invalid("columns", "from_samples", "at least one sample column", "none")
-    lengths = [len(c) for c in columns]
-    if len(set(lengths)) != 1:
-        raise invalid("columns", "from_samples", "columns of equal length", f"lengths {lengths}")
-    if lengths[0] == 0:
-        raise invalid("columns", "from_samples", "at least one sample", "empty columns")
-    encoded = [_encode(c, i) for i, c in enumerate(columns)]
-    shape = tuple(len(labels) for _, labels in encoded)
-    flat = np.ravel_multi_index(tuple(codes for codes, _ in encoded), shape)
+    codes, labels = _encode_columns(columns, "from_samples")
+    shape = tuple(len(lab) for lab in labels)
+    flat = np.ravel_multi_index(codes, shape)
     counts = np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64)
-    return (counts / lengths[0]).reshape(shape), tuple(labels for _, labels in encoded)
+    return (counts / len(flat)).reshape(shape), labels
+
+
+def _as_list(value: Any, param: str, func: str, expected: str) -> list[Any]:
+    """One integer as a one-item list, a sequence of them as a list; anything else refused."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise invalid(param, func, expected, describe(value), kind=InvalidTypeError)
+    return list(value)
 
 
 def marginal(
@@ -179,7 +263,7 @@ def marginal(
     """
     arr = as_table(p, func="marginal", batch_ndim=batch_ndim, validate=validate)
     table_ndim = arr.ndim - batch_ndim
-    order = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
+    order = _as_list(axes, "axes", "marginal", "an integer axis or a sequence of integer axes")
     resolve_axes(order, table_ndim, param="axes", func="marginal")  # checks range and repeats
     order = [int(a) % table_ndim for a in order]
     drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in order)
@@ -230,8 +314,12 @@ def condition(
            [0., 1.]])
     """
     arr = as_table(p, func="condition", validate=validate)
-    axes_list = [given] if isinstance(given, (int, np.integer)) else list(given)
-    values = [outcome] if isinstance(outcome, (int, np.integer)) else list(outcome)
+    axes_list = _as_list(
+        given, "given", "condition", "an integer axis or a sequence of integer axes"
+    )
+    values = _as_list(
+        outcome, "outcome", "condition", "an integer index or a sequence of integer indices"
+    )
     resolve_axes(axes_list, arr.ndim, param="given", func="condition")
     axes_list = [int(a) % arr.ndim for a in axes_list]
     if len(values) != len(axes_list):

@@ -64,3 +64,39 @@ def test_gates_are_probability_tables_and_read_only():
         copy[...] = 0  # a copy is the user's to change
     with pytest.raises(ValueError, match="read-only"):
         XOR[0, 0, 0] = 1.0
+
+
+# --- labels are told apart by Python equality ------------------------------------------
+
+
+def test_from_samples_keeps_labels_that_compare_unequal_apart():
+    # 1 != "1": X determines Y, so the plug-in I(X; Y) is H(Y) = 1 bit (two equiprobable
+    # values); merging the labels would give 0.
+    table, labels = from_samples([1, "1", 1, "1"], [0, 1, 0, 1])
+    assert table.shape == (2, 2)
+    assert mutual_information(table) == pytest.approx(1.0, abs=1e-12)
+    assert sorted(map(repr, labels[0])) == ["'1'", "1"]
+    table, labels = from_samples([b"a", "a", b"a", "a"], [0, 1, 0, 1])
+    assert table.shape == (2, 2)
+    assert set(labels[0].tolist()) == {b"a", "a"}
+
+
+def test_from_samples_merges_labels_that_compare_equal():
+    # 1 == 1.0 == True in Python, so they are one label (one cell per equal value).
+    table, _ = from_samples([1, 1.0, True, 2], [0, 0, 0, 1])
+    assert table.shape == (2, 2)
+    np.testing.assert_allclose(table, [[0.75, 0], [0, 0.25]])
+
+
+def test_from_samples_tuple_labels_of_different_lengths():
+    table, labels = from_samples([(1, 2), (1,), (1, 2), (1,)], [0, 1, 0, 1])
+    assert table.shape == (2, 2)
+    assert labels[0].tolist() == [(1,), (1, 2)]  # tuples order lexicographically
+    np.testing.assert_allclose(table, [[0, 0.5], [0.5, 0]])
+
+
+def test_from_samples_sorts_mixed_orderable_labels_and_keeps_first_seen_otherwise():
+    _, labels = from_samples([3, 2.5, None, 3])  # None makes it an object column
+    assert labels[0].tolist() == [3, 2.5, None]  # unorderable with None: first seen
+    _, labels = from_samples([3, 2.5, 1, 3])
+    assert labels[0].tolist() == [1.0, 2.5, 3.0]

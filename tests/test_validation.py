@@ -18,6 +18,7 @@ from synergy import (
     entropy,
     kl_divergence,
     mutual_information,
+    s_max,
     specific_information,
 )
 from synergy.tables import condition, from_counts, from_samples, marginal
@@ -260,3 +261,47 @@ def test_marginal_refuses_axes_that_are_not_integers(axes):
 def test_condition_refuses_non_integer_axes_and_outcomes(given, outcome, param):
     with pytest.raises(InvalidTypeError, match=rf"`{param}` parameter of condition"):
         condition(XOR, given, outcome)
+
+
+# --- samples given where a table is expected --------------------------------------------
+
+
+def test_a_dataframe_of_samples_given_to_a_table_function_names_from_samples():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.integers(0, 2, (2, 100))
+    df = pd.DataFrame({"x1": x1, "x2": x2, "y": x1 ^ x2})
+    with pytest.raises(InvalidDistributionError, match=r"look like samples.*from_samples"):
+        s_max(df)
+    with pytest.raises(InvalidDistributionError, match=r"look like samples.*from_samples"):
+        s_max(df.values)
+    words = pd.DataFrame({"x": ["a", "b"], "y": ["c", "d"]})
+    with pytest.raises(InvalidTypeError, match=r"Got a DataFrame of dtype object.*from_samples"):
+        entropy(words)
+
+
+def test_signed_integer_labels_are_called_samples_not_counts():
+    spins = np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1], [-1, -1, -1]])
+    with pytest.raises(InvalidDistributionError, match=r"non-negative.*look like samples"):
+        mutual_information(spins)
+
+
+def test_counts_that_are_no_samples_keep_the_counts_hint():
+    with pytest.raises(InvalidDistributionError) as info:
+        entropy([[3, 7], [1, 1]])  # square: a count table, not (samples, variables)
+    assert "from_counts" in str(info.value)
+    assert "samples" not in str(info.value)
+
+
+def test_pandas_is_imported_only_when_a_dataframe_is_passed():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, synergy, synergy.tables, synergy.estimators.discrete as d;"
+        "synergy.tables.from_samples([0, 1], [1, 0]);"
+        "d.estimate('mutual_information', [0, 1, 1], [1, 0, 0], n_bootstrap=2, seed=0);"
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

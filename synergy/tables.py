@@ -152,14 +152,13 @@ def _encode(column: Any, param: str, func: str) -> tuple[np.ndarray, np.ndarray]
                 kind=InvalidTypeError,
             )
     else:
-        values = list(column)
-        kinds = {type(v) for v in values}
+        kinds = set(map(type, column))  # one pass in C: the types decide the conversion
         numeric = all(issubclass(t, (numbers.Number, np.bool_)) for t in kinds)
         uniform_text = len(kinds) == 1 and issubclass(next(iter(kinds)), (str, bytes))
         if not (numeric or uniform_text):
             # Tuples, None, mixed types: keep each label whole, as a Python object.
-            return _first_seen_codes(values, param, func, column)
-        arr = np.asarray(values)
+            return _first_seen_codes(column, param, func, column)
+        arr = np.asarray(column)
     if arr.dtype.kind == "O":
         return _first_seen_codes(arr.tolist(), param, func, column)
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():

@@ -656,25 +656,34 @@ def _check_cov(cov: Any, func: str, validate: bool) -> Tensor:
             f"a matrix with relative asymmetry {float(asym):.3g}",
             kind=InvalidDistributionError,
         )
-    _, info = torch.linalg.cholesky_ex(work)
-    singular = bool((info != 0).any())
+    # A Cholesky factorisation can succeed on a singular matrix by rounding alone (its last
+    # pivot a few ulps above 0), and the log-determinant then comes out finite where it is
+    # -inf. The smallest eigenvalue of the correlation matrix R bounds every conditional
+    # variance (in units of the variable's own variance) of every principal sub-matrix; at
+    # or below n * eps times a safety factor it is rounding. Since det R <= lambda_min *
+    # n^(n-1) (no eigenvalue of R exceeds its trace, n), the pivots of R's Cholesky factor
+    # clear most matrices at once; eigenvalues are computed only for the others.
+    floor = 16 * n * torch.finfo(work.dtype).eps  # rounding of the working dtype
     got = "a matrix whose Cholesky factorisation fails"
+    diag = torch.diagonal(work, dim1=-2, dim2=-1)
+    singular = bool((diag <= 0).any())
     if not singular:
-        # A Cholesky factorisation can succeed on a singular matrix by rounding alone (its
-        # last pivot a few ulps above 0), and the log-determinant then comes out finite
-        # where it is -inf. The smallest eigenvalue of the correlation matrix bounds
-        # every conditional variance (in units of the variable's own variance) of every
-        # principal sub-matrix; at or below n * eps times a safety factor it is rounding.
-        d = torch.diagonal(work, dim1=-2, dim2=-1).sqrt()
+        d = diag.sqrt()
         corr = work / (d[..., :, None] * d[..., None, :])
-        smallest = torch.linalg.eigvalsh(0.5 * (corr + corr.mT))[..., 0].amin()
-        floor = 16 * n * torch.finfo(work.dtype).eps  # rounding of the working dtype
-        if bool(smallest <= floor):
-            singular = True
-            got = (
-                f"a numerically singular matrix (smallest eigenvalue of its correlation "
-                f"matrix {float(smallest):.3g} <= {floor:.2g} for {work.dtype})"
-            )
+        chol, info = torch.linalg.cholesky_ex(corr)
+        singular = bool((info != 0).any())
+    if not singular:
+        log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+        unsure = log_det - (n - 1) * math.log(n) <= math.log(floor)
+        if bool(unsure.any()):
+            doubtful = corr[unsure]
+            smallest = torch.linalg.eigvalsh(0.5 * (doubtful + doubtful.mT))[..., 0].amin()
+            if bool(smallest <= floor):
+                singular = True
+                got = (
+                    f"a numerically singular matrix (smallest eigenvalue of its correlation "
+                    f"matrix {float(smallest):.3g} <= {floor:.2g} for {work.dtype})"
+                )
     if singular:
         raise invalid(
             "cov",

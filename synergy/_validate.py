@@ -27,6 +27,7 @@ __all__ = [
     "check_table_values",
     "describe",
     "invalid",
+    "is_dataframe",
     "resolve_axes",
     "resolve_sources",
     "sum_tolerance",
@@ -79,6 +80,34 @@ def invalid(
     return kind(message)
 
 
+def is_dataframe(value: Any) -> bool:
+    """Whether ``value`` is a pandas DataFrame, told by its type: pandas is never imported."""
+    cls = type(value)
+    return cls.__name__ == "DataFrame" and cls.__module__.split(".")[0] == "pandas"
+
+
+_SAMPLES_HINT = (
+    "These look like samples (one row per sample, one column per variable, the target "
+    "last): build the table with synergy.tables.from_samples, or estimate from the "
+    "samples directly with synergy.estimators.estimate."
+)
+_COUNTS_HINT = (
+    "These look like counts: pass them through synergy.tables.from_counts "
+    "(or normalize=True where offered)."
+)
+
+
+def _looks_like_samples(arr64: np.ndarray, batch_ndim: int) -> bool:
+    """A 2-D array of whole numbers with more rows than columns: how samples arrive."""
+    return (
+        batch_ndim == 0
+        and arr64.ndim == 2
+        and arr64.shape[0] > arr64.shape[1]
+        and bool(np.isfinite(arr64).all())
+        and bool(np.all(np.mod(arr64, 1.0) == 0.0))
+    )
+
+
 @functools.lru_cache(maxsize=32)
 def sum_tolerance(dtype: np.dtype[Any]) -> float:
     """How far a table's total may sit from 1: the square root of the dtype's epsilon.
@@ -123,15 +152,16 @@ def check_batch_ndim(batch_ndim: Any, func: str) -> int:
     return int(batch_ndim)
 
 
-def _check_dtype(arr: np.ndarray, param: str, func: str) -> None:
+def _check_dtype(arr: np.ndarray, param: str, func: str, *, from_frame: bool = False) -> None:
     # dtype.kind: "f" float, "i"/"u" integer; bool ("b"), complex, strings and objects fail.
     if arr.dtype.kind not in "fiu":
         raise invalid(
             param,
             func,
             "an array of real numbers (float or integer dtype)",
-            f"dtype {arr.dtype}",
+            f"{'a DataFrame of ' if from_frame else ''}dtype {arr.dtype}",
             kind=InvalidTypeError,
+            hint=_SAMPLES_HINT if from_frame else "",
         )
 
 
@@ -165,6 +195,7 @@ def as_table(
         A C-contiguous array (a view when ``p`` already is one).
     """
     batch_ndim = check_batch_ndim(batch_ndim, func)
+    from_frame = is_dataframe(p)
     try:
         arr = np.asarray(p)
     except (ValueError, TypeError) as exc:  # ragged nested lists
@@ -173,7 +204,7 @@ def as_table(
         ) from exc
     if not validate:
         return np.ascontiguousarray(arr, dtype=np.float64)
-    _check_dtype(arr, param, func)
+    _check_dtype(arr, param, func, from_frame=from_frame)
     table_ndim = arr.ndim - batch_ndim
     if table_ndim < min_table_ndim:
         raise invalid(
@@ -197,7 +228,13 @@ def as_table(
     if not check_values:
         return arr64
     check_table_values(
-        arr64, tol, param=param, func=func, batch_ndim=batch_ndim, normalized=normalized
+        arr64,
+        tol,
+        param=param,
+        func=func,
+        batch_ndim=batch_ndim,
+        normalized=normalized,
+        from_frame=from_frame,
     )
     return arr64
 
@@ -323,12 +360,14 @@ def check_table_values(
     func: str,
     batch_ndim: int,
     normalized: bool = True,
+    from_frame: bool = False,
 ) -> None:
     """Raise unless every table is finite, non-negative and, if normalised, sums to 1.
 
     The second half of :func:`as_table`, for callers that took ``check_values=False``
     and then decide how to check; ``tol`` comes from :func:`sum_tolerance` of the input's
-    own dtype.
+    own dtype. ``from_frame`` says the values came from a DataFrame, which holds samples
+    far more often than a table: the error then says how to make a table of them.
     """
     n_tables = math.prod(arr64.shape[:batch_ndim])
     # One fused pass (row sums and a count of negative or non-finite cells); the slower
@@ -344,23 +383,29 @@ def check_table_values(
                 f"a table containing {bad!r}",
                 kind=InvalidDistributionError,
             )
+        # Negative whole numbers are no counts, but are often labels (-1 / +1 spins).
+        samples = from_frame or _looks_like_samples(arr64, batch_ndim)
         raise invalid(
             param,
             func,
             "non-negative",
             f"a table whose smallest entry is {float(arr64.min())!r}",
             kind=InvalidDistributionError,
+            hint=_SAMPLES_HINT if samples else "",
         )
     if normalized:
         off = np.abs(totals - 1.0)
         if (off > tol).any():
             worst = float(totals[np.argmax(off)])
-            hint = (
-                "These look like counts: pass them through synergy.tables.from_counts "
-                "(or normalize=True where offered)."
-                if worst > 1.0 + tol and np.all(np.equal(np.mod(arr64, 1.0), 0.0))
-                else ""
-            )
+            whole = bool(np.all(np.equal(np.mod(arr64, 1.0), 0.0)))
+            if from_frame or _looks_like_samples(arr64, batch_ndim):
+                hint = f"{_SAMPLES_HINT} If they are counts, pass them through " + (
+                    "synergy.tables.from_counts."
+                )
+            elif worst > 1.0 + tol and whole:
+                hint = _COUNTS_HINT
+            else:
+                hint = ""
             where = "" if batch_ndim == 0 else " (per table over the table axes)"
             raise invalid(
                 param,

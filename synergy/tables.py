@@ -5,7 +5,10 @@ Tables put one variable on each axis; the measures read the last axis as the tar
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+import numbers
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,10 +19,19 @@ from synergy._validate import (
     as_table,
     describe,
     invalid,
+    is_dataframe,
     resolve_axes,
 )
 
-__all__ = ["condition", "from_counts", "from_samples", "marginal"]
+__all__ = [
+    "EncodedSamples",
+    "SampleLabels",
+    "condition",
+    "encode_samples",
+    "from_counts",
+    "from_samples",
+    "marginal",
+]
 
 
 def from_counts(counts: Any, *, batch_ndim: int = 0) -> np.ndarray:
@@ -58,64 +70,273 @@ def from_counts(counts: Any, *, batch_ndim: int = 0) -> np.ndarray:
     return arr / arr.sum(axis=axes, keepdims=True)
 
 
-def _encode(column: Any, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and the sorted (or first-seen, if unorderable) labels of one column."""
-    param = f"columns[{index}]"
+def _is_column(column: Any) -> bool:
+    """Whether ``column`` is an ordered, sized sequence: a list, tuple, range or array."""
+    if isinstance(column, (str, bytes, bytearray)):
+        return False
+    if isinstance(column, Sequence):
+        return True
+    # ndarrays, pandas Series, tensors: sized and ordered, though not registered Sequences.
+    return hasattr(column, "__array__") and hasattr(column, "__len__")
 
-    def not_a_sequence() -> Exception:
-        return invalid(
+
+def _not_a_column(column: Any, param: str, func: str) -> Exception:
+    if isinstance(column, (set, frozenset)):
+        got = f"a {type(column).__name__}, which has no order to pair its samples with"
+    elif isinstance(column, Mapping):
+        got = f"a {type(column).__name__}: pass its values, in sample order"
+    elif isinstance(column, Iterator):
+        got = f"an iterator ({type(column).__name__}): pass a list of its items"
+    else:
+        got = describe(column)
+    return invalid(
+        param,
+        func,
+        "a 1-D sequence of labels (a list, tuple or 1-D array)",
+        got,
+        kind=InvalidTypeError,
+    )
+
+
+def _first_seen_codes(
+    values: Sequence[Any], param: str, func: str, column: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes by Python equality (a dict), labels sorted when they can be, else first-seen."""
+    seen: dict[Hashable, int] = {}
+    try:
+        codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), np.int64, len(values))
+    except TypeError as exc:
+        raise invalid(
             param,
-            "from_samples",
-            "a 1-D sequence of labels",
+            func,
+            "a 1-D sequence of hashable labels",
             describe(column),
             kind=InvalidTypeError,
-        )
+        ) from exc
+    distinct: list[Any] = list(seen)
+    for v in distinct:
+        if isinstance(v, (float, complex, np.floating, np.complexfloating)) and not np.isfinite(v):
+            raise invalid(param, func, "finite labels", "NaN or infinity")
+    try:
+        order = sorted(range(len(distinct)), key=lambda i: distinct[i])
+    except TypeError:  # labels of unorderable types (1 and "1"): keep first-seen order
+        order = list(range(len(distinct)))
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[order] = np.arange(len(distinct), dtype=np.int64)
+    labels = np.empty(len(distinct), dtype=object)
+    labels[:] = [distinct[i] for i in order]
+    return rank[codes], labels
 
-    if isinstance(column, (str, bytes)):
-        raise not_a_sequence()
-    try:
-        arr = np.asarray(column)
-    except (TypeError, ValueError) as exc:
-        raise not_a_sequence() from exc
-    if arr.ndim != 1:
-        # Tuples as labels come through as a 2-D array: keep them whole as objects.
-        obj = np.empty(len(column), dtype=object)
-        obj[:] = list(column)
-        arr = obj
-    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-        raise invalid(param, "from_samples", "finite labels", "NaN or infinity")
-    try:
-        labels, codes = np.unique(arr, return_inverse=True)
-        return codes.reshape(-1), labels
-    except TypeError:
-        seen: dict[Hashable, int] = {}
+
+def _encode(column: Any, param: str, func: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the sorted (or first-seen, if unorderable) labels of one column.
+
+    Labels are told apart by Python equality: ``1`` and ``"1"`` stay two labels, as do
+    ``b"a"`` and ``"a"``, while ``1`` and ``1.0`` (equal) are one. numpy's own conversion
+    of a mixed list would turn every label into a string, so a list is converted by numpy
+    only when its labels are all numbers, all ``str`` or all ``bytes``.
+    """
+    if not _is_column(column):
+        raise _not_a_column(column, param, func)
+    if isinstance(column, np.ndarray) or not isinstance(column, Sequence):
         try:
-            codes = np.fromiter((seen.setdefault(v, len(seen)) for v in arr), np.int64, len(arr))
-        except TypeError as exc:
+            arr = np.asarray(column)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise _not_a_column(column, param, func) from exc
+        if arr.ndim != 1:
             raise invalid(
-                param, "from_samples", "hashable labels", describe(column), kind=InvalidTypeError
-            ) from exc
-        labels = np.empty(len(seen), dtype=object)
-        labels[:] = list(seen)
-        return codes, labels
+                param,
+                func,
+                "a 1-D sequence of labels",
+                f"an array of shape {arr.shape}",
+                kind=InvalidTypeError,
+            )
+    else:
+        kinds = set(map(type, column))  # one pass in C: the types decide the conversion
+        numeric = all(issubclass(t, (numbers.Number, np.bool_)) for t in kinds)
+        uniform_text = len(kinds) == 1 and issubclass(next(iter(kinds)), (str, bytes))
+        if not (numeric or uniform_text):
+            # Tuples, None, mixed types: keep each label whole, as a Python object.
+            return _first_seen_codes(column, param, func, column)
+        arr = np.asarray(column)
+    if arr.dtype.kind == "O":
+        return _first_seen_codes(arr.tolist(), param, func, column)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise invalid(param, func, "finite labels", "NaN or infinity")
+    labels, codes = np.unique(arr, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64, copy=False), labels
 
 
-def from_samples(*columns: Sequence[Any]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Plug-in joint table of one or more sample columns (one axis per column, in order).
+def _split_columns(
+    columns: Sequence[Any], func: str
+) -> tuple[list[Any], list[str], tuple[Hashable, ...] | None]:
+    """The columns to encode, the parameter name of each, and the column names if any.
+
+    One DataFrame gives its columns in order (names kept); one 2-D array is read as
+    (n_samples, n_variables), one column per variable, as scikit-learn reads ``X``.
+    """
+    if len(columns) == 1 and is_dataframe(columns[0]):
+        frame = columns[0]
+        names = tuple(frame.columns)
+        cols = [frame.iloc[:, j] for j in range(frame.shape[1])]
+        if not cols:
+            raise invalid("columns", func, "a DataFrame with at least one column", "none")
+        return cols, [f"columns[{name!r}]" for name in names], names
+    if len(columns) == 1 and isinstance(columns[0], np.ndarray) and columns[0].ndim == 2:
+        samples = columns[0]
+        if samples.shape[1] == 0:
+            raise invalid(
+                "columns",
+                func,
+                "a 2-D array of shape (n_samples, n_variables) with n_variables >= 1",
+                f"an array of shape {samples.shape}",
+            )
+        return list(samples.T), [f"columns[:, {j}]" for j in range(samples.shape[1])], None
+    return list(columns), [f"columns[{i}]" for i in range(len(columns))], None
+
+
+@dataclass(frozen=True)
+class EncodedSamples:
+    """Sample columns as integer codes: what a joint table of the samples is built from.
+
+    Attributes
+    ----------
+    codes : tuple of ndarray of int64, each of shape (n_samples,)
+        ``codes[i][s]`` is the index, into ``labels[i]``, of sample ``s``'s label in
+        column ``i``.
+    labels : tuple of ndarray
+        ``labels[i][j]`` is the label behind code ``j`` of column ``i`` (sorted where the
+        labels can be ordered, else in order of first appearance).
+    names : tuple or None
+        The column names of a DataFrame, in order; None for unnamed columns.
+    """
+
+    codes: tuple[np.ndarray, ...]
+    labels: tuple[np.ndarray, ...]
+    names: tuple[Hashable, ...] | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of distinct labels of each column: the shape of the joint table."""
+        return tuple(len(lab) for lab in self.labels)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples (rows)."""
+        return len(self.codes[0])
+
+
+def encode_samples(*columns: Any, caller: str = "encode_samples") -> EncodedSamples:
+    """Integer codes and labels of each sample column, as every sample-based function uses them.
 
     Parameters
     ----------
-    *columns : sequence of hashable labels, each of length n_samples
-        Integer, string or any hashable labels. Put the target column last to use the
-        table with the synergy measures.
+    *columns : sequences of hashable labels, one 2-D array, or one DataFrame
+        Either one column per variable, each of length n_samples; or one array of shape
+        (n_samples, n_variables), one column per variable; or one pandas DataFrame, its
+        columns in order. Labels are told apart by Python equality (``1`` and ``"1"``
+        are two labels, ``1`` and ``1.0`` one).
+    caller : str, default "encode_samples"
+        The function named in error messages, for functions that encode on a user's
+        behalf.
+
+    Returns
+    -------
+    EncodedSamples
+        Per-column integer codes and labels, and the column names of a DataFrame.
+
+    Raises
+    ------
+    InvalidParameterError
+        No columns, columns of different lengths, empty columns, or more label
+        combinations than an index can address.
+    InvalidTypeError
+        A column that is not an ordered sequence (a set, a mapping, an iterator, a
+        scalar), or holds unhashable labels.
+
+    Examples
+    --------
+    >>> from synergy.tables import encode_samples
+    >>> enc = encode_samples(["b", "a", "b"], [1, 1, 0])
+    >>> enc.codes[0], enc.labels[0]
+    (array([1, 0, 1]), array(['a', 'b'], dtype='<U1'))
+    >>> enc.shape, enc.n_samples
+    ((2, 2), 3)
+    """
+    if not columns:
+        raise invalid("columns", caller, "at least one sample column", "none")
+    cols, params, names = _split_columns(columns, caller)
+    encoded = [_encode(c, param, caller) for c, param in zip(cols, params, strict=True)]
+    lengths = [len(codes) for codes, _ in encoded]
+    if len(set(lengths)) != 1:
+        raise invalid("columns", caller, "columns of equal length", f"lengths {lengths}")
+    if lengths[0] == 0:
+        raise invalid("columns", caller, "at least one sample", "empty columns")
+    shape = tuple(len(labels) for _, labels in encoded)
+    if math.prod(shape) > np.iinfo(np.intp).max:
+        raise invalid(
+            "columns",
+            caller,
+            "columns whose joint table (one cell per label combination) fits in memory",
+            f"label counts {list(shape)}",
+        )
+    return EncodedSamples(
+        codes=tuple(c for c, _ in encoded), labels=tuple(lab for _, lab in encoded), names=names
+    )
+
+
+class SampleLabels(tuple):
+    """The labels of each axis of a sample table: a tuple, with the column names beside.
+
+    Parameters
+    ----------
+    labels : iterable of ndarray
+        ``labels[i][j]`` is the label of index ``j`` on axis ``i``.
+    names : tuple or None, default None
+        The column names (of a DataFrame), one per axis; None for unnamed columns.
+
+    Attributes
+    ----------
+    names : tuple or None
+        The column names, one per axis, or None.
+
+    Examples
+    --------
+    >>> from synergy.tables import SampleLabels
+    >>> labels = SampleLabels([["a", "b"], [0, 1]], names=("x", "y"))
+    >>> labels[0], labels.names
+    (['a', 'b'], ('x', 'y'))
+    """
+
+    names: tuple[Hashable, ...] | None
+
+    def __new__(cls, labels: Any, names: tuple[Hashable, ...] | None = None) -> SampleLabels:
+        self = super().__new__(cls, labels)
+        self.names = None if names is None else tuple(names)
+        return self
+
+
+def from_samples(*columns: Any) -> tuple[np.ndarray, SampleLabels]:
+    """Plug-in joint table of sample columns, a 2-D sample array or a DataFrame.
+
+    Parameters
+    ----------
+    *columns : sequences of hashable labels, one 2-D array, or one DataFrame
+        One column per variable, each of length n_samples (integer, string or any
+        hashable labels); or one array of shape (n_samples, n_variables), read one
+        column per variable as scikit-learn reads ``X``; or one pandas DataFrame, its
+        columns in order. Put the target column last to use the table with the
+        synergy measures. (A list of tuples is one column of tuple labels, not a 2-D
+        array: pass ``np.asarray(rows)`` for that.)
 
     Returns
     -------
     table : ndarray of float64, shape (n_labels_1, ..., n_labels_k)
         Empirical joint frequencies.
-    labels : tuple of ndarray
-        ``labels[i][j]`` is the label of index ``j`` on axis ``i`` (sorted where the labels
-        can be ordered, else in order of first appearance).
+    labels : SampleLabels
+        A tuple: ``labels[i][j]`` is the label of index ``j`` on axis ``i`` (sorted where
+        the labels can be ordered, else in order of first appearance).
+        ``labels.names`` holds a DataFrame's column names (None otherwise).
 
     Raises
     ------
@@ -123,6 +344,10 @@ def from_samples(*columns: Sequence[Any]) -> tuple[np.ndarray, tuple[np.ndarray,
         No columns, columns of different lengths, or empty columns.
     InvalidTypeError
         A column that is not a sequence of hashable labels.
+
+    See Also
+    --------
+    encode_samples : The integer codes behind the table.
 
     Examples
     --------
@@ -133,19 +358,25 @@ def from_samples(*columns: Sequence[Any]) -> tuple[np.ndarray, tuple[np.ndarray,
            [0.25, 0.5 ]])
     >>> labels[0]
     array(['a', 'b'], dtype='<U1')
+    >>> import numpy as np
+    >>> from_samples(np.array([["a", 0], ["b", 1], ["b", 1], ["b", 0]]))[0]
+    array([[0.25, 0.  ],
+           [0.25, 0.5 ]])
     """
-    if not columns:
-        raise invalid("columns", "from_samples", "at least one sample column", "none")
-    lengths = [len(c) for c in columns]
-    if len(set(lengths)) != 1:
-        raise invalid("columns", "from_samples", "columns of equal length", f"lengths {lengths}")
-    if lengths[0] == 0:
-        raise invalid("columns", "from_samples", "at least one sample", "empty columns")
-    encoded = [_encode(c, i) for i, c in enumerate(columns)]
-    shape = tuple(len(labels) for _, labels in encoded)
-    flat = np.ravel_multi_index(tuple(codes for codes, _ in encoded), shape)
-    counts = np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64)
-    return (counts / lengths[0]).reshape(shape), tuple(labels for _, labels in encoded)
+    enc = encode_samples(*columns, caller="from_samples")
+    flat = np.ravel_multi_index(enc.codes, enc.shape)
+    counts = np.bincount(flat, minlength=math.prod(enc.shape)).astype(np.float64)
+    table = (counts / enc.n_samples).reshape(enc.shape)
+    return table, SampleLabels(enc.labels, names=enc.names)
+
+
+def _as_list(value: Any, param: str, func: str, expected: str) -> list[Any]:
+    """One integer as a one-item list, a sequence of them as a list; anything else refused."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise invalid(param, func, expected, describe(value), kind=InvalidTypeError)
+    return list(value)
 
 
 def marginal(
@@ -179,7 +410,7 @@ def marginal(
     """
     arr = as_table(p, func="marginal", batch_ndim=batch_ndim, validate=validate)
     table_ndim = arr.ndim - batch_ndim
-    order = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
+    order = _as_list(axes, "axes", "marginal", "an integer axis or a sequence of integer axes")
     resolve_axes(order, table_ndim, param="axes", func="marginal")  # checks range and repeats
     order = [int(a) % table_ndim for a in order]
     drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in order)
@@ -230,8 +461,12 @@ def condition(
            [0., 1.]])
     """
     arr = as_table(p, func="condition", validate=validate)
-    axes_list = [given] if isinstance(given, (int, np.integer)) else list(given)
-    values = [outcome] if isinstance(outcome, (int, np.integer)) else list(outcome)
+    axes_list = _as_list(
+        given, "given", "condition", "an integer axis or a sequence of integer axes"
+    )
+    values = _as_list(
+        outcome, "outcome", "condition", "an integer index or a sequence of integer indices"
+    )
     resolve_axes(axes_list, arr.ndim, param="given", func="condition")
     axes_list = [int(a) % arr.ndim for a in axes_list]
     if len(values) != len(axes_list):

@@ -688,3 +688,53 @@ def test_errors_name_the_parameter(call, kind, fragment):
     with pytest.raises(kind) as info:
         call()
     assert fragment in str(info.value)
+
+
+# --- a DataFrame or a 2-D array in place of the columns ---------------------------------
+
+
+def _frame_and_columns(seed=3, n=300):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.integers(0, 2, (2, n))
+    y = np.where(x1 & x2, "on", "off")  # AND with string labels
+    return pd.DataFrame({"x1": x1, "x2": x2, "y": y}), (x1, x2, y)
+
+
+def test_estimators_take_a_dataframe_in_place_of_the_columns():
+    # The same seed over the same samples: the DataFrame must give the columns' results
+    # exactly (one encoding, one resampling stream).
+    df, cols = _frame_and_columns()
+    a = estimate("s_max", df, n_bootstrap=50, n_permutations=19, seed=1)
+    b = estimate("s_max", *cols, n_bootstrap=50, n_permutations=19, seed=1)
+    assert (a.value, a.interval, a.p_value) == (b.value, b.interval, b.p_value)
+    a = bootstrap("mutual_information", df, n_resamples=50, seed=2)
+    b = bootstrap("mutual_information", *cols, n_resamples=50, seed=2)
+    assert (a.value, a.interval) == (b.value, b.interval)
+    a = permutation_test("wms", df, n_permutations=19, seed=4)
+    b = permutation_test("wms", *cols, n_permutations=19, seed=4)
+    assert (a.value, a.p_value) == (b.value, b.p_value)
+    a = estimate_decomposition(df, measure="imin", n_bootstrap=20, seed=5)
+    b = estimate_decomposition(*cols, measure="imin", n_bootstrap=20, seed=5)
+    assert a.synergy.value == b.synergy.value
+    assert a.synergy.interval == b.synergy.interval
+    # The value itself is the plug-in S_max of the table from_samples builds.
+    assert estimate("s_max", df, n_bootstrap=1, seed=0).value == pytest.approx(
+        synergy.s_max(from_samples(*cols)[0]), abs=1e-12
+    )
+
+
+def test_estimators_take_a_2d_sample_array():
+    _, cols = _frame_and_columns()
+    samples = np.column_stack([cols[0], cols[1], (cols[2] == "on").astype(int)])
+    a = estimate("s_max", samples, n_bootstrap=30, seed=6)
+    b = estimate("s_max", *samples.T, n_bootstrap=30, seed=6)
+    assert (a.value, a.interval) == (b.value, b.interval)
+    assert miller_madow_mutual_information(samples) == miller_madow_mutual_information(*samples.T)
+
+
+def test_estimator_errors_name_the_dataframe_column():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": [0, 1, 1], "y": [0.5, np.nan, 0.5]})
+    with pytest.raises(InvalidParameterError, match=r"`columns\['y'\]` parameter of estimate"):
+        estimate("mutual_information", df, n_bootstrap=2, seed=0)

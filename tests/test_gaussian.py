@@ -708,3 +708,126 @@ def test_gaussian_closed_forms_errors():
         gaussian_mmi_pid(_random_cov(4), [0, 1, 2], 3)
     with pytest.raises(InvalidParameterError, match=r"`sources`.*indices in"):
         gaussian_mmi_pid(cov, [0, 7], 2)
+
+
+# --- inputs at the edges of the dtype --------------------------------------------------
+
+
+def _kl_float64(mu, logvar):
+    # The closed form KL = 0.5 (mu^2 + e^v - 1 - v) per dimension, in numpy float64.
+    mu, logvar = np.asarray(mu, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+    return 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)
+
+
+def test_one_overflowed_kl_dimension_leaves_the_other_subsets_finite():
+    # logvar = 100: e^100 = 2.7e43 overflows float32, so that dimension's KL is inf; the
+    # subsets without it must still come out as their float64 values.
+    mu = torch.tensor([[0.5, 1.0, -2.0], [0.0, 0.3, 1.0]])
+    logvar = torch.tensor([[100.0, 0.2, -0.1], [0.0, 0.0, 0.5]])
+    kl64 = _kl_float64(mu, logvar)  # dimension 0 finite (1.3e43) in float64
+    subsets = [[1], [2], [1, 2]]
+    means = [kl64[:, s].sum(1).mean() for s in subsets]
+    out = latent_i_max(mu, logvar, subsets)
+    np.testing.assert_allclose(float(out), max(means), rtol=1e-6)
+    out = latent_i_max(mu, logvar, subsets, reduce="min", outcome_wise=True)
+    np.testing.assert_allclose(
+        float(out), np.mean([min(kl64[b, s].sum() for s in subsets) for b in range(2)]), rtol=1e-6
+    )
+    # S_max with a subset that holds the overflowed dimension: whole minus the largest
+    # subset, which in float64 is the KL of dimensions 1 and 2 against the subset [0].
+    # (In float64 the direct difference whole - best loses it: 1.3e43 - 1.3e43.)
+    s_max = latent_s_max(mu, logvar, [[0], [1]])
+    np.testing.assert_allclose(float(s_max), kl64[:, [1, 2]].sum(1).mean(), rtol=1e-6)
+    # The subsets that hold dimension 0 are inf, not NaN.
+    assert torch.isinf(latent_i_max(mu, logvar, [[0], [1]]))
+
+
+def test_latent_s_max_equals_whole_minus_i_max_in_float64():
+    # whole - max_i K(A_i) is computed as min_i K(complement): check the identity against
+    # the direct difference on float64 values far from overflow.
+    gen = torch.Generator().manual_seed(5)
+    mu = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    logvar = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    kl64 = _kl_float64(mu, logvar)
+    subsets = [[0, 1], [2], [3, 4, 0]]
+    for reduce in ("max", "min"):
+        for outcome_wise in (False, True):
+            per = np.stack([kl64[:, s].sum(1) for s in subsets], axis=1)
+            pick = np.max if reduce == "max" else np.min
+            i = pick(per, axis=1).mean() if outcome_wise else pick(per.mean(0))
+            expected = kl64.sum(1).mean() - i
+            out = latent_s_max(mu, logvar, subsets, reduce=reduce, outcome_wise=outcome_wise)
+            np.testing.assert_allclose(float(out), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_closed_forms_compute_half_precision_in_float32(dtype):
+    cov = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 2.25]], dtype=dtype)
+    c64 = cov.to(torch.float64)  # the same (exactly representable) numbers in float64
+    np64 = c64.numpy()
+    # h = 0.5 log2 det(2 pi e cov), from numpy's determinant (Cover & Thomas, Thm 8.4.1).
+    h = 0.5 * np.log2(np.linalg.det(2 * np.pi * np.e * np64))
+    out = gaussian_entropy(cov)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(float(out), h, rtol=1e-2)
+    # I(X1 X2; Y) = 0.5 log2(det S_X det S_Y / det S) from numpy determinants.
+    mi = 0.5 * np.log2(np.linalg.det(np64[:2, :2]) * np64[2, 2] / np.linalg.det(np64))
+    out = gaussian_mutual_information(cov, [0, 1], 2)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(float(out), mi, rtol=1e-2)
+    assert gaussian_wms(cov, [0, 1], 2).dtype == dtype
+    pid = gaussian_mmi_pid(cov, [0, 1], 2)
+    assert pid.synergy.dtype == dtype
+    assert pid.unique.dtype == dtype
+    np.testing.assert_allclose(
+        float(pid.synergy), float(gaussian_mmi_pid(c64, [0, 1], 2).synergy), rtol=1e-2
+    )
+    assert gaussian_entropy(cov, validate=False).dtype == dtype
+
+
+_RANK_2 = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]  # X3 = 2 X2 - X1
+_RANK_2_FRACTIONS = [[1.0, 0.0], [0.0, 1.0], [0.1, 0.7]]  # X3 = 0.1 X1 + 0.7 X2
+
+
+@pytest.mark.parametrize(
+    ("dtype", "factor"),
+    [
+        (torch.float32, _RANK_2),
+        (torch.float64, _RANK_2),
+        (torch.float32, _RANK_2_FRACTIONS),
+    ],
+)
+def test_singular_covariances_are_refused_where_cholesky_succeeds_by_rounding(dtype, factor):
+    a = torch.tensor(factor, dtype=dtype)
+    cov = a @ a.T  # rank 2 of 3: det = 0, so h = -inf and no finite answer is right
+    # The case at stake: the factorisation succeeds by rounding alone.
+    assert int(torch.linalg.cholesky_ex(cov).info) == 0
+    with pytest.raises(InvalidDistributionError, match=r"`cov`.*positive definite"):
+        gaussian_entropy(cov)
+    with pytest.raises(InvalidDistributionError, match=r"`cov`.*positive definite"):
+        gaussian_wms(cov, [0, 1], 2)
+
+
+def test_near_singular_but_well_scaled_covariances_are_accepted():
+    # diag(1, 1e-10) is well conditioned once each variable is scaled: h is exact.
+    cov = torch.diag(torch.tensor([1.0, 1e-10], dtype=torch.float64))
+    h = 0.5 * math.log2((2 * math.pi * math.e) ** 2 * 1e-10)  # det of a diagonal matrix
+    np.testing.assert_allclose(float(gaussian_entropy(cov)), h, rtol=1e-12)
+
+
+def test_greedy_best_subset_refuses_an_empty_kl_vector():
+    with pytest.raises(InvalidParameterError, match=r"`kl` .*no latent dimensions"):
+        greedy_best_subset(torch.zeros(0), 0.9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_random_rank_deficient_covariances_are_all_refused(dtype):
+    # A A^T with A of shape (3, 2) has rank 2: h = -inf. Before the singularity check,
+    # 87 of 200 such float32 matrices (76 of 200 in float64) passed Cholesky by rounding
+    # and got a finite entropy; about half of them now take the eigenvalue path.
+    gen = torch.Generator().manual_seed(11)
+    for _ in range(100):
+        a = torch.randn(3, 2, generator=gen, dtype=dtype)
+        cov = a @ a.T
+        with pytest.raises(InvalidDistributionError, match=r"`cov`.*positive definite"):
+            gaussian_entropy(0.5 * (cov + cov.T))

@@ -1,10 +1,12 @@
 """from_counts, from_samples, marginal, condition, and the named gates."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from synergy import mutual_information
-from synergy.tables import condition, from_counts, from_samples, marginal
+from synergy.tables import condition, encode_samples, from_counts, from_samples, marginal
 from synergy.testing import AND, GATES, XOR, gate
 
 
@@ -64,3 +66,107 @@ def test_gates_are_probability_tables_and_read_only():
         copy[...] = 0  # a copy is the user's to change
     with pytest.raises(ValueError, match="read-only"):
         XOR[0, 0, 0] = 1.0
+
+
+# --- labels are told apart by Python equality ------------------------------------------
+
+
+def test_from_samples_keeps_labels_that_compare_unequal_apart():
+    # 1 != "1": X determines Y, so the plug-in I(X; Y) is H(Y) = 1 bit (two equiprobable
+    # values); merging the labels would give 0.
+    table, labels = from_samples([1, "1", 1, "1"], [0, 1, 0, 1])
+    assert table.shape == (2, 2)
+    assert mutual_information(table) == pytest.approx(1.0, abs=1e-12)
+    assert sorted(map(repr, labels[0])) == ["'1'", "1"]
+    table, labels = from_samples([b"a", "a", b"a", "a"], [0, 1, 0, 1])
+    assert table.shape == (2, 2)
+    assert set(labels[0].tolist()) == {b"a", "a"}
+
+
+def test_from_samples_merges_labels_that_compare_equal():
+    # 1 == 1.0 == True in Python, so they are one label (one cell per equal value).
+    table, _ = from_samples([1, 1.0, True, 2], [0, 0, 0, 1])
+    assert table.shape == (2, 2)
+    np.testing.assert_allclose(table, [[0.75, 0], [0, 0.25]])
+
+
+def test_from_samples_tuple_labels_of_different_lengths():
+    table, labels = from_samples([(1, 2), (1,), (1, 2), (1,)], [0, 1, 0, 1])
+    assert table.shape == (2, 2)
+    assert labels[0].tolist() == [(1,), (1, 2)]  # tuples order lexicographically
+    np.testing.assert_allclose(table, [[0, 0.5], [0.5, 0]])
+
+
+def test_from_samples_sorts_mixed_orderable_labels_and_keeps_first_seen_otherwise():
+    _, labels = from_samples([3, 2.5, None, 3])  # None makes it an object column
+    assert labels[0].tolist() == [3, 2.5, None]  # unorderable with None: first seen
+    _, labels = from_samples([3, 2.5, 1, 3])
+    assert labels[0].tolist() == [1.0, 2.5, 3.0]
+
+
+# --- DataFrames and 2-D arrays of samples ------------------------------------------------
+
+
+def _xor_samples(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.integers(0, 2, (2, n))
+    return x1, x2, x1 ^ x2
+
+
+def test_from_samples_reads_a_dataframe_column_by_column_and_keeps_the_names():
+    pd = pytest.importorskip("pandas")
+    x1, x2, y = _xor_samples()
+    colour = np.where(x1 == 1, "red", "blue")
+    df = pd.DataFrame({"colour": colour, "x2": pd.Categorical(x2), "y": y})
+    table, labels = from_samples(df)
+    expected, expected_labels = from_samples(list(colour), list(x2), list(y))
+    np.testing.assert_array_equal(table, expected)
+    for got, want in zip(labels, expected_labels, strict=True):
+        assert got.tolist() == want.tolist()
+    assert labels.names == ("colour", "x2", "y")
+    assert from_samples(list(colour), list(y))[1].names is None
+
+
+def test_encode_samples_round_trips_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "a": ["u", "v", "u", "w"],
+            "b": [3, 1, 3, 3],
+            7: [0.5, 0.5, 2.5, 0.5],
+            "d": [1, "1", 1, "1"],
+        }
+    )
+    enc = encode_samples(df)
+    assert enc.names == ("a", "b", 7, "d")
+    assert enc.shape == (3, 2, 2, 2)
+    assert enc.n_samples == 4
+    rebuilt = pd.DataFrame(
+        {
+            name: lab[codes]
+            for name, codes, lab in zip(enc.names, enc.codes, enc.labels, strict=True)
+        }
+    )
+    assert rebuilt.astype(object).equals(df.astype(object))
+    assert all(codes.dtype == np.int64 for codes in enc.codes)
+
+
+def test_from_samples_reads_a_2d_array_as_samples_by_variables():
+    x1, x2, y = _xor_samples()
+    samples = np.column_stack([x1, x2, y])  # (n_samples, n_variables), as scikit-learn's X
+    table, labels = from_samples(samples)
+    np.testing.assert_array_equal(table, from_samples(x1, x2, y)[0])
+    assert table.shape == (2, 2, 2)
+    assert [lab.tolist() for lab in labels] == [[0, 1]] * 3
+    # A list of tuples stays one column of tuple labels.
+    assert from_samples([(0, 1), (0, 1), (1, 1)])[0].shape == (2,)
+
+
+def test_encode_samples_gives_per_column_codes_and_labels():
+    enc = encode_samples(["b", "a", "b"], [10, 10, 30])
+    np.testing.assert_array_equal(enc.codes[0], [1, 0, 1])
+    np.testing.assert_array_equal(enc.codes[1], [0, 0, 1])
+    assert enc.labels[1].tolist() == [10, 30]
+    assert enc.names is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        enc.codes = ()  # type: ignore[misc]

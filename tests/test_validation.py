@@ -18,6 +18,7 @@ from synergy import (
     entropy,
     kl_divergence,
     mutual_information,
+    s_max,
     specific_information,
 )
 from synergy.tables import condition, from_counts, from_samples, marginal
@@ -214,3 +215,93 @@ def test_garbage_gets_only_documented_errors(p, a, b):
                 continue
         values = np.asarray(out, dtype=np.float64)
         assert not np.isnan(values).any(), "a silent NaN came out"
+
+
+@pytest.mark.parametrize(
+    ("column", "match"),
+    [
+        ({1, 2}, r"`columns\[0\]` parameter of from_samples .*Got a set, which has no order"),
+        (frozenset({1, 2}), r"`columns\[0\]` .*Got a frozenset"),
+        ({0: 1, 1: 2}, r"`columns\[0\]` .*Got a dict"),
+        ((i for i in range(2)), r"`columns\[0\]` .*Got an iterator \(generator\)"),
+        (iter([0, 1]), r"`columns\[0\]` .*Got an iterator"),
+        (5, r"`columns\[0\]` .*1-D sequence of labels .*Got 5 \(type int\)"),
+        (None, r"`columns\[0\]` .*Got None"),
+        ("ab", r"`columns\[0\]` .*Got 'ab'"),
+        (np.array(3), r"`columns\[0\]` .*Got an array of shape \(\)"),
+        (np.zeros((2, 2, 2)), r"`columns\[0\]` .*Got an array of shape \(2, 2, 2\)"),
+        ([[1], [2]], r"`columns\[0\]` .*hashable labels"),
+        ([1, [2]], r"`columns\[0\]` .*hashable labels"),
+        ([np.zeros(2), np.zeros(2)], r"`columns\[0\]` .*hashable labels"),
+        ([1.0, np.nan], r"`columns\[0\]` .*finite labels"),
+        ([1, float("nan")], r"`columns\[0\]` .*finite labels"),
+        ([None, float("inf")], r"`columns\[0\]` .*finite labels"),
+    ],
+)
+def test_from_samples_refuses_columns_it_cannot_pair(column, match):
+    with pytest.raises((InvalidTypeError, InvalidParameterError), match=match):
+        from_samples(column, [0, 1])
+
+
+def test_from_samples_names_the_bad_column():
+    with pytest.raises(InvalidTypeError, match=r"`columns\[1\]` parameter of from_samples"):
+        from_samples([0, 1], {0, 1})
+
+
+@pytest.mark.parametrize("axes", [1.0, None, "0", [0.5], [True]])
+def test_marginal_refuses_axes_that_are_not_integers(axes):
+    with pytest.raises(InvalidTypeError, match=r"`axes` parameter of marginal .*integer axis"):
+        marginal(XOR, axes)
+
+
+@pytest.mark.parametrize(
+    ("given", "outcome", "param"),
+    [([0], None, "outcome"), ([0], 1.0, "outcome"), (None, 0, "given"), (0.0, 0, "given")],
+)
+def test_condition_refuses_non_integer_axes_and_outcomes(given, outcome, param):
+    with pytest.raises(InvalidTypeError, match=rf"`{param}` parameter of condition"):
+        condition(XOR, given, outcome)
+
+
+# --- samples given where a table is expected --------------------------------------------
+
+
+def test_a_dataframe_of_samples_given_to_a_table_function_names_from_samples():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.integers(0, 2, (2, 100))
+    df = pd.DataFrame({"x1": x1, "x2": x2, "y": x1 ^ x2})
+    with pytest.raises(InvalidDistributionError, match=r"look like samples.*from_samples"):
+        s_max(df)
+    with pytest.raises(InvalidDistributionError, match=r"look like samples.*from_samples"):
+        s_max(df.values)
+    words = pd.DataFrame({"x": ["a", "b"], "y": ["c", "d"]})
+    with pytest.raises(InvalidTypeError, match=r"Got a DataFrame of dtype object.*from_samples"):
+        entropy(words)
+
+
+def test_signed_integer_labels_are_called_samples_not_counts():
+    spins = np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1], [-1, -1, -1]])
+    with pytest.raises(InvalidDistributionError, match=r"non-negative.*look like samples"):
+        mutual_information(spins)
+
+
+def test_counts_that_are_no_samples_keep_the_counts_hint():
+    with pytest.raises(InvalidDistributionError) as info:
+        entropy([[3, 7], [1, 1]])  # square: a count table, not (samples, variables)
+    assert "from_counts" in str(info.value)
+    assert "samples" not in str(info.value)
+
+
+def test_pandas_is_imported_only_when_a_dataframe_is_passed():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, synergy, synergy.tables, synergy.estimators.discrete as d;"
+        "synergy.tables.from_samples([0, 1], [1, 0]);"
+        "d.estimate('mutual_information', [0, 1, 1], [1, 0, 0], n_bootstrap=2, seed=0);"
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -30,7 +30,7 @@ from synergy.pid import decompose, i_max, i_min, s_max, wms
 from synergy.pid.lattice import Antichain
 from synergy.pid.result import PIDResult, format_antichain
 from synergy.pid.vk import s_vk, union_information
-from synergy.tables import _encode
+from synergy.tables import encode_samples
 
 __all__ = [
     "MEASURE_NAMES",
@@ -454,34 +454,10 @@ class _Samples:
 
 
 def _encode_columns(columns: Sequence[Any], func: str) -> _Samples:
-    if not columns:
-        raise invalid("columns", func, "at least one sample column", "none")
-    for i, column in enumerate(columns):
-        if isinstance(column, (str, bytes)) or not hasattr(column, "__len__"):
-            raise invalid(
-                f"columns[{i}]",
-                func,
-                "a 1-D sequence of labels",
-                describe(column),
-                kind=InvalidTypeError,
-            )
-    lengths = [len(c) for c in columns]
-    if len(set(lengths)) != 1:
-        raise invalid("columns", func, "columns of equal length", f"lengths {lengths}")
-    if lengths[0] == 0:
-        raise invalid("columns", func, "at least one sample", "empty columns")
-    encoded = [_encode(c, i) for i, c in enumerate(columns)]
-    shape = tuple(len(labels) for _, labels in encoded)
-    try:
-        flat = np.ravel_multi_index(tuple(codes for codes, _ in encoded), shape)
-    except ValueError as exc:  # more cells than an index can address
-        raise invalid(
-            "columns",
-            func,
-            "columns whose joint table (one cell per label combination) fits in memory",
-            f"label counts {list(shape)}",
-        ) from exc
-    return _Samples(shape=shape, flat=np.asarray(flat, dtype=np.int64), n=lengths[0])
+    """Sample columns, a 2-D sample array or a DataFrame, as flat cell indices."""
+    enc = encode_samples(*columns, caller=func)
+    flat = np.ravel_multi_index(enc.codes, enc.shape)
+    return _Samples(shape=enc.shape, flat=np.asarray(flat, dtype=np.int64), n=enc.n_samples)
 
 
 def _stack_counts(flat_codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -976,9 +952,12 @@ def estimate(
         "pid_unique"), or a callable ``table -> float`` such as :func:`synergy.s_max`. A
         callable that accepts ``batch_ndim`` is evaluated on all resamples at once; others
         are called once per resample. ``base`` and ``validate`` are passed when accepted.
-    *columns : sequence of hashable labels, each of length n_samples
-        One column per variable, sources first, the target last. The joint table has one
-        axis per column, its labels those seen in the full sample (fixed across resamples).
+    *columns : sequences of hashable labels, one 2-D array, or one DataFrame
+        One column per variable, each of length n_samples, sources first, the target
+        last; or one array of shape (n_samples, n_variables), or one pandas DataFrame,
+        read column by column in that order (see :func:`synergy.tables.encode_samples`).
+        The joint table has one axis per column, its labels those seen in the full
+        sample (fixed across resamples).
     base : float, keyword-only
         Logarithm base of every value (2: bits).
     correction : {None, "miller-madow", "bootstrap"}, keyword-only
@@ -1225,8 +1204,9 @@ def miller_madow_entropy(*columns: Sequence[Any], base: float = 2) -> float:
 
     Parameters
     ----------
-    *columns : sequence of hashable labels, each of length N
-        One column per variable; the entropy is that of their joint.
+    *columns : sequences of hashable labels, one 2-D array, or one DataFrame
+        One column per variable, each of length N (or one array of shape (N, n_variables)
+        or one DataFrame); the entropy is that of their joint.
     base : float, keyword-only
         Logarithm base (2: bits).
 
@@ -1270,8 +1250,9 @@ def miller_madow_mutual_information(*columns: Sequence[Any], base: float = 2) ->
 
     Parameters
     ----------
-    *columns : sequence of hashable labels, each of length N
-        At least two columns: the sources (taken jointly) first, the target last.
+    *columns : sequences of hashable labels, one 2-D array, or one DataFrame
+        At least two columns, each of length N: the sources (taken jointly) first, the
+        target last (or one array of shape (N, n_variables) or one DataFrame).
     base : float, keyword-only
         Logarithm base (2: bits).
 
@@ -1396,8 +1377,9 @@ def estimate_decomposition(
 
     Parameters
     ----------
-    *columns : sequence of hashable labels, each of length n_samples
-        Source columns first, the target last.
+    *columns : sequences of hashable labels, one 2-D array, or one DataFrame
+        Source columns first, the target last, each of length n_samples; or one array of
+        shape (n_samples, n_variables), or one pandas DataFrame, column by column.
     measure : {"imin", "imax", "broja", "vk"}, keyword-only
         The decomposition, as in :func:`synergy.decompose`.
     sources : sequence of int or of sequences of int, optional, keyword-only

@@ -103,10 +103,8 @@ def kl_per_dim(mu: Tensor, logvar: Tensor, *, validate: bool = True) -> Tensor:
     return 0.5 * (mu.square() + torch.expm1(logvar) - logvar)
 
 
-def _subset_mask(
-    subsets: Any, n_dims: int, func: str, dtype: torch.dtype, device: torch.device
-) -> Tensor:
-    """Turn a list of latent subsets into a (n_subsets, D) 0/1 matrix of the given dtype."""
+def _subset_indices(subsets: Any, n_dims: int, func: str, device: torch.device) -> list[Tensor]:
+    """Turn a list of latent subsets into one index tensor per subset."""
     if isinstance(subsets, (str, bytes)) or not isinstance(subsets, Sequence):
         raise invalid(
             "subsets",
@@ -117,21 +115,41 @@ def _subset_mask(
         )
     if len(subsets) == 0:
         raise invalid("subsets", func, "a non-empty sequence of latent subsets", "[]")
-    mask = torch.zeros(len(subsets), n_dims, dtype=dtype)
-    for row, group in enumerate(subsets):
-        mask[row, list(check_index_group(group, n_dims, "subsets", func))] = 1.0
-    return mask.to(device)
+    return [
+        torch.tensor(check_index_group(group, n_dims, "subsets", func), device=device)
+        for group in subsets
+    ]
+
+
+def _subset_sums(kl: Tensor, groups: Sequence[Tensor]) -> Tensor:
+    """(B, n_groups): each group's KL, summed over its dimensions by gathering them.
+
+    Gathering rather than a product with a 0/1 mask: one overflowed dimension (KL = inf)
+    must leave the subsets without it finite, where ``inf * 0`` would make every one NaN.
+    """
+    return torch.stack([kl.index_select(-1, g).sum(-1) for g in groups], dim=-1)
+
+
+def _complement(groups: Sequence[Tensor], n_dims: int) -> list[Tensor]:
+    keep = []
+    for g in groups:
+        mask = torch.ones(n_dims, dtype=torch.bool, device=g.device)
+        mask[g] = False
+        keep.append(torch.nonzero(mask).reshape(-1))
+    return keep
 
 
 def _subset_kl(
-    mu: Tensor, logvar: Tensor, subsets: Any, func: str, validate: bool
-) -> tuple[Tensor, Tensor]:
-    """Per-sample KL of each subset, (B, n_subsets), and per-sample total KL, (B,)."""
+    mu: Tensor, logvar: Tensor, subsets: Any, func: str, validate: bool, *, complement: bool
+) -> Tensor:
+    """Per-sample KL of each subset (or of its complement), shape (B, n_subsets)."""
     if validate:
         check_mu_logvar(mu, logvar, func, ndim=2)
     kl = kl_per_dim(mu, logvar, validate=False)
-    mask = _subset_mask(subsets, kl.shape[-1], func, kl.dtype, kl.device)
-    return kl @ mask.T, kl.sum(-1)
+    groups = _subset_indices(subsets, kl.shape[-1], func, kl.device)
+    if complement:
+        groups = _complement(groups, kl.shape[-1])
+    return _subset_sums(kl, groups)
 
 
 def _reduce_subsets(subset_kl: Tensor, reduce: str, outcome_wise: bool, func: str) -> Tensor:
@@ -163,13 +181,14 @@ def latent_i_max(
         indices (negative indices count from the end). Subsets may overlap and need not
         cover every dimension.
     reduce : {"max", "min"}, default "max"
-        ``"max"`` gives I_max (the seeds' definition); ``"min"`` gives the minimum
+        ``"max"`` gives I_max (Griffith and Koch's definition, applied to latent subsets
+        by Barrientos, 2018); ``"min"`` gives the minimum
         counterpart, the least informative subset's KL, which the Non-Syn VAE penalty
         approximates with its greedily found worst subset.
     outcome_wise : bool, default False
         ``False``: the Non-Syn VAE's minibatch approximation, the max over subsets of the
         batch-mean KL. ``True``: the max inside the mean, one choice per sample, which is
-        the seeds' sum over outcomes x with p(x) uniform over the batch.
+        Griffith and Koch's sum over outcomes x with p(x) uniform over the batch.
     validate : bool, default True
         Check the tensors (one device sync); ``False`` for training loops.
 
@@ -186,7 +205,8 @@ def latent_i_max(
 
     Notes
     -----
-    The seeds define, for latent subsets A_i and data x,
+    Griffith and Koch (2014) define I_max; Barrientos (2018) takes it over latent subsets
+    A_i and data x,
 
     .. math:: I_{max}(\\{A_i\\}; X) = \\sum_x p(x) \\max_i I(A_i; X = x),
               \\quad I(A_i; X = x) = KL[q(A_i | x) \\| q(A_i)].
@@ -217,7 +237,7 @@ def latent_i_max(
     >>> latent_i_max(mu, logvar, [[0], [1], [0, 2]], reduce="min")
     tensor(0.5000)
     """
-    subset_kl, _ = _subset_kl(mu, logvar, subsets, "latent_i_max", validate)
+    subset_kl = _subset_kl(mu, logvar, subsets, "latent_i_max", validate, complement=False)
     return _reduce_subsets(subset_kl, reduce, outcome_wise, "latent_i_max")
 
 
@@ -250,7 +270,7 @@ def latent_s_max(
     -------
     Tensor of shape ()
         In **nats**, differentiable; at least 0 up to rounding, since every subset's KL is
-        at most the total KL.
+        at most the total KL. Finite whenever the KL outside some subset is finite.
 
     Raises
     ------
@@ -264,7 +284,10 @@ def latent_s_max(
     The first term is the **proxy** for I(x; z): by Hoffman & Johnson (2016) the
     batch-mean KL equals I(x; z) + KL[q(z) || p(z)], so it over-states I(x; z) by how far
     the aggregate posterior is from the prior. I_max is the proxy of
-    :func:`latent_i_max`.
+    :func:`latent_i_max`. Since the KL adds over dimensions, the difference is computed
+    as :math:`\\min_i \\frac1B \\sum_b KL_{\\bar A_i}(b)`, the KL of each subset's complement
+    :math:`\\bar A_i`: no difference of large, nearly equal terms, and no ``inf - inf``
+    when one dimension's KL overflows.
 
     References
     ----------
@@ -279,8 +302,13 @@ def latent_s_max(
     >>> latent_s_max(mu, torch.zeros(1, 3), [[0], [1]])  # total 2.5 minus I_max 2.0
     tensor(0.5000)
     """
-    subset_kl, total = _subset_kl(mu, logvar, subsets, "latent_s_max", validate)
-    return total.mean() - _reduce_subsets(subset_kl, reduce, outcome_wise, "latent_s_max")
+    func = "latent_s_max"
+    if reduce not in ("max", "min"):
+        raise invalid("reduce", func, 'one of "max", "min"', repr(reduce))
+    # whole - max_i K(A_i) = min_i K(complement of A_i), since the KL adds over dimensions:
+    # no difference of large, nearly equal terms, and no inf - inf when a KL overflows.
+    rest_kl = _subset_kl(mu, logvar, subsets, func, validate, complement=True)
+    return _reduce_subsets(rest_kl, "min" if reduce == "max" else "max", outcome_wise, func)
 
 
 # ---------------------------------------------------------------------------------------
@@ -347,7 +375,7 @@ def greedy_best_subset(kl: Tensor, omega: float, *, validate: bool = True) -> Te
     InvalidTypeError
         If ``kl`` is not a floating-point tensor or ``omega`` not a real number.
     InvalidParameterError
-        If ``kl`` is not one-dimensional or ``omega`` is outside (0, 1].
+        If ``kl`` is not one-dimensional or is empty, or ``omega`` is outside (0, 1].
     InvalidDistributionError
         If ``kl`` holds NaN or infinity.
 
@@ -398,6 +426,13 @@ def greedy_best_subset(kl: Tensor, omega: float, *, validate: bool = True) -> Te
         check_float_tensor(kl, "kl", func)
         if kl.ndim != 1:
             raise invalid("kl", func, "a one-dimensional tensor (D,)", f"shape {tuple(kl.shape)}")
+        if kl.numel() == 0:
+            raise invalid(
+                "kl",
+                func,
+                "a non-empty tensor (D,), one KL per latent dimension",
+                "a tensor with no latent dimensions, shape (0,)",
+            )
         check_finite(kl, "kl", func)
         omega = _check_omega(omega, func)
     chosen = _greedy_order(kl.detach().tolist(), float(omega))
@@ -477,7 +512,7 @@ def non_synergy_penalty(
 
     .. math:: L_{syn} = \\alpha \\frac1B \\sum_b \\sum_{j \\in A_w} KL_{b,j}.
 
-    This is the synergy term of the seeds' Non-Syn VAE objective,
+    This is the synergy term of the Non-Syn VAE objective (Barrientos, 2018),
     :math:`\\mathcal L = \\mathcal L_{elbo} - \\alpha KL[q(A_w | x) \\| p(A_w)]`, in which
     :math:`A_w` stands for the latent subset that carries the least information about the
     batch (the minimum counterpart of :func:`latent_i_max`, ``reduce="min"``), found
@@ -583,9 +618,21 @@ class NonSynergyPenalty(nn.Module):
 # ---------------------------------------------------------------------------------------
 
 
-def _check_cov(cov: Any, func: str, validate: bool) -> None:
+def _working(cov: Tensor) -> Tensor:
+    """``cov`` in a dtype torch's linear algebra computes in: float16 and bfloat16 go to float32.
+
+    torch has no Cholesky factorisation in half precision; float32 holds every half value
+    exactly, and the results are cast back to the input's dtype.
+    """
+    if cov.dtype in (torch.float16, torch.bfloat16):
+        return cov.to(torch.float32)
+    return cov
+
+
+def _check_cov(cov: Any, func: str, validate: bool) -> Tensor:
+    """Check ``cov`` (when ``validate``) and return it in the dtype to compute in."""
     if not validate:
-        return
+        return _working(cov)
     check_float_tensor(cov, "cov", func, min_ndim=2)
     n = cov.shape[-1]
     if cov.shape[-2] != n or n == 0:
@@ -596,9 +643,11 @@ def _check_cov(cov: Any, func: str, validate: bool) -> None:
             f"shape {tuple(cov.shape)}",
         )
     check_finite(cov, "cov", func)
-    scale = cov.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(cov.dtype).tiny)
-    tol = math.sqrt(torch.finfo(cov.dtype).eps)
-    asym = ((cov - cov.mT).abs() / scale).amax()
+    eps = torch.finfo(cov.dtype).eps
+    work = _working(cov)
+    scale = work.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(work.dtype).tiny)
+    tol = math.sqrt(eps)
+    asym = ((work - work.mT).abs() / scale).amax()
     if bool(asym > tol):
         raise invalid(
             "cov",
@@ -607,15 +656,43 @@ def _check_cov(cov: Any, func: str, validate: bool) -> None:
             f"a matrix with relative asymmetry {float(asym):.3g}",
             kind=InvalidDistributionError,
         )
-    _, info = torch.linalg.cholesky_ex(cov)
-    if bool((info != 0).any()):
+    # A Cholesky factorisation can succeed on a singular matrix by rounding alone (its last
+    # pivot a few ulps above 0), and the log-determinant then comes out finite where it is
+    # -inf. The smallest eigenvalue of the correlation matrix R bounds every conditional
+    # variance (in units of the variable's own variance) of every principal sub-matrix; at
+    # or below n * eps times a safety factor it is rounding. Since det R <= lambda_min *
+    # n^(n-1) (no eigenvalue of R exceeds its trace, n), the pivots of R's Cholesky factor
+    # clear most matrices at once; eigenvalues are computed only for the others.
+    floor = 16 * n * torch.finfo(work.dtype).eps  # rounding of the working dtype
+    got = "a matrix whose Cholesky factorisation fails"
+    diag = torch.diagonal(work, dim1=-2, dim2=-1)
+    singular = bool((diag <= 0).any())
+    if not singular:
+        d = diag.sqrt()
+        corr = work / (d[..., :, None] * d[..., None, :])
+        chol, info = torch.linalg.cholesky_ex(corr)
+        singular = bool((info != 0).any())
+    if not singular:
+        log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+        unsure = log_det - (n - 1) * math.log(n) <= math.log(floor)
+        if bool(unsure.any()):
+            doubtful = corr[unsure]
+            smallest = torch.linalg.eigvalsh(0.5 * (doubtful + doubtful.mT))[..., 0].amin()
+            if bool(smallest <= floor):
+                singular = True
+                got = (
+                    f"a numerically singular matrix (smallest eigenvalue of its correlation "
+                    f"matrix {float(smallest):.3g} <= {floor:.2g} for {work.dtype})"
+                )
+    if singular:
         raise invalid(
             "cov",
             func,
             "positive definite (a covariance with no exactly dependent variables)",
-            "a matrix whose Cholesky factorisation fails",
+            got,
             kind=InvalidDistributionError,
         )
+    return work
 
 
 def _logdet(cov: Tensor, idx: tuple[int, ...]) -> Tensor:
@@ -662,7 +739,9 @@ def gaussian_entropy(cov: Tensor, *, base: float = 2, validate: bool = True) -> 
     Parameters
     ----------
     cov : Tensor of shape (..., n, n)
-        Symmetric positive-definite covariance matrices.
+        Symmetric positive-definite covariance matrices. float16 and bfloat16 are
+        computed in float32 (torch has no half-precision Cholesky) and returned in
+        their own dtype.
     base : float, default 2
         Logarithm base: 2 for bits (the library's unit), ``math.e`` for nats.
     validate : bool, default True
@@ -681,7 +760,9 @@ def gaussian_entropy(cov: Tensor, *, base: float = 2, validate: bool = True) -> 
     InvalidParameterError
         If ``cov`` is not a batch of square matrices, or ``base`` is not > 0 and != 1.
     InvalidDistributionError
-        If ``cov`` is not finite, not symmetric or not positive definite.
+        If ``cov`` is not finite, not symmetric or not positive definite, including a
+        singular matrix whose Cholesky factorisation succeeds by rounding alone (the
+        smallest eigenvalue of its correlation matrix at most 16 n eps).
 
     Notes
     -----
@@ -703,10 +784,10 @@ def gaussian_entropy(cov: Tensor, *, base: float = 2, validate: bool = True) -> 
     """
     func = "gaussian_entropy"
     log_base = check_base(base, func)
-    _check_cov(cov, func, validate)
+    work = _check_cov(cov, func, validate)
     n = cov.shape[-1]
-    h = 0.5 * (n * _LOG_2PI_E + _logdet(cov, tuple(range(n))))
-    return h / log_base
+    h = 0.5 * (n * _LOG_2PI_E + _logdet(work, tuple(range(n))))
+    return (h / log_base).to(cov.dtype)
 
 
 def gaussian_mutual_information(
@@ -760,13 +841,13 @@ def gaussian_mutual_information(
     """
     func = "gaussian_mutual_information"
     log_base = check_base(base, func)
-    _check_cov(cov, func, validate)
+    work = _check_cov(cov, func, validate)
     n = cov.shape[-1]
     ga = check_index_group(a, n, "a", func)
     gb = check_index_group(b, n, "b", func)
     if set(ga) & set(gb):
         raise invalid("b", func, "indices disjoint from `a`", f"{list(gb)!r}")
-    return _mi(cov, ga, gb) / log_base
+    return (_mi(work, ga, gb) / log_base).to(cov.dtype)
 
 
 def gaussian_wms(
@@ -821,11 +902,11 @@ def gaussian_wms(
     """
     func = "gaussian_wms"
     log_base = check_base(base, func)
-    _check_cov(cov, func, validate)
+    work = _check_cov(cov, func, validate)
     groups, tgt = _groups(cov, sources, target, func)
-    whole = _mi(cov, tuple(i for g in groups for i in g), tgt)
-    parts = torch.stack([_mi(cov, g, tgt) for g in groups], dim=-1).sum(-1)
-    return (whole - parts) / log_base
+    whole = _mi(work, tuple(i for g in groups for i in g), tgt)
+    parts = torch.stack([_mi(work, g, tgt) for g in groups], dim=-1).sum(-1)
+    return ((whole - parts) / log_base).to(cov.dtype)
 
 
 @dataclass(frozen=True)
@@ -912,16 +993,19 @@ def gaussian_mmi_pid(
     """
     func = "gaussian_mmi_pid"
     log_base = check_base(base, func)
-    _check_cov(cov, func, validate)
+    work = _check_cov(cov, func, validate)
     groups, tgt = _groups(cov, sources, target, func)
     if len(groups) != 2:
         raise invalid("sources", func, "exactly two source groups", f"{len(groups)} groups")
-    i1 = _mi(cov, groups[0], tgt) / log_base
-    i2 = _mi(cov, groups[1], tgt) / log_base
-    whole = _mi(cov, groups[0] + groups[1], tgt) / log_base
+    i1 = _mi(work, groups[0], tgt) / log_base
+    i2 = _mi(work, groups[1], tgt) / log_base
+    whole = _mi(work, groups[0] + groups[1], tgt) / log_base
     redundancy = torch.minimum(i1, i2)
     unique = torch.stack([i1 - redundancy, i2 - redundancy], dim=-1)
     synergy = whole - i1 - i2 + redundancy
     return GaussianPID(
-        redundancy=redundancy, unique=unique, synergy=synergy, mutual_information=whole
+        redundancy=redundancy.to(cov.dtype),
+        unique=unique.to(cov.dtype),
+        synergy=synergy.to(cov.dtype),
+        mutual_information=whole.to(cov.dtype),
     )

@@ -246,6 +246,26 @@ def test_softmax_parametrisation_gets_the_chain_rule() -> None:
         np.testing.assert_allclose(g_theta.numpy(), want, rtol=1e-12, atol=1e-14)
 
 
+def test_zero_cell_rule_is_the_softmax_limit() -> None:
+    # A softmax user near a zero cell gets what the finite zero-cell gradient gives at the
+    # cell: with logit -60 the cell holds ~1e-27 (a positive cell, exact formula), and the
+    # logit gradient must match the chain rule p * (g - <p, g>) evaluated at the table whose
+    # cell is exactly 0 (its own slope is then multiplied by p = 0; the other cells' slopes,
+    # through the marginals, must be right).
+    shape = (2, 3, 2)
+    theta = np.random.default_rng(4).normal(size=12)
+    theta[5] = -60.0
+    p_limit = np.exp(theta) / np.exp(theta).sum()
+    p_limit[5] = 0.0
+    p_limit /= p_limit.sum()
+    for case in _cases_for(len(shape)):
+        th = torch.tensor(theta, requires_grad=True)
+        (g_theta,) = torch.autograd.grad(case.t(torch.softmax(th, dim=0).reshape(shape)), th)
+        g = _grad(case, p_limit.reshape(shape)).ravel()
+        want = p_limit * (g - p_limit @ g)
+        np.testing.assert_allclose(g_theta.numpy(), want, rtol=1e-9, atol=1e-12)
+
+
 def _symmetric_table(seed: int) -> np.ndarray:
     q = _random_table((2, 2, 2), seed)
     # p[a, b, y] = p[b, a, y] exactly; each marginal cell is a sum of the same two numbers,

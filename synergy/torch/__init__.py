@@ -17,8 +17,11 @@ at a zero cell. The gradient returned for that term there is 0, the derivative o
 constant branch. It is what every smooth parametrisation whose derivative vanishes with
 the cell (softmax, exp, squares) gives in the limit, since (log x + 1) dx/dtheta -> 0 when
 dx/dtheta = O(x); it keeps gradients finite, and cells with positive mass keep their exact
-gradient. A zero cell of a marginal that still has positive mass elsewhere keeps a finite,
-exact partial derivative through the other terms (for example -log p(a) in I(A; Y)).
+gradient. Only the zero cell's own term is replaced: the other entropies' terms keep their
+exact contribution (for example -log p(a) in I(A; Y) when p(a) > 0). So at a zero cell the
+partial derivative is a finite surrogate, not the slope of the measure, which can be
+infinite there (moving mass into a forbidden cell of a deterministic table lowers I(X; Y)
+infinitely fast at first).
 
 Branch switches. I_max and I_min take, at each target outcome, the largest or smallest
 specific information over the sources. Away from ties the gradient is that of the active

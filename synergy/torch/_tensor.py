@@ -105,8 +105,10 @@ def _check_values(p: Tensor, batch_ndim: int, *, param: str, func: str) -> None:
     with torch.no_grad():
         x = p.detach()
         table_axes = tuple(range(batch_ndim, x.ndim))
-        # Totals in float64, so that the sum itself does not eat the float32 tolerance.
-        totals = x.to(torch.float64).sum(dim=table_axes)
+        # Totals in float64, so that the sum itself does not eat the float32 tolerance;
+        # MPS has no float64, and there the tensor's own dtype has to do.
+        wide = torch.float32 if x.device.type == "mps" else torch.float64
+        totals = x.to(wide).sum(dim=table_axes)
         bad_cells = ~torch.isfinite(x) | (x < 0)
         off = (totals - 1.0).abs()
         ok = bool(~bad_cells.any() & (off <= tol).all())  # the one device sync

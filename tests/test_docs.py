@@ -27,8 +27,9 @@ NAMESPACES = (
     "synergy.pid",
     "synergy.estimators",
     "synergy.vae",
+    "synergy.torch",
 )
-NEEDS_TORCH = {"synergy.estimators", "synergy.vae"}
+NEEDS_TORCH = {"synergy.estimators", "synergy.vae", "synergy.torch"}
 
 # numpydoc checks that matter to a reader of the API pages, and why:
 CHECKS_EVERY_OBJECT = {
@@ -138,6 +139,7 @@ API_PAGES = {
     "synergy.pid": "pid.md",
     "synergy.estimators": "estimators.md",
     "synergy.vae": "vae.md",
+    "synergy.torch": "torch.md",
 }
 
 

@@ -56,6 +56,7 @@ def test_every_namespace_exports_what_its_all_lists():
         "synergy.testing",
         "synergy.pid",
         "synergy.estimators",
+        "synergy.torch",
     ]:
         module = importlib.import_module(name)
         missing = [n for n in module.__all__ if not hasattr(module, n)]

@@ -275,6 +275,19 @@ def register_decomposition(
     InvalidTypeError
         If ``name`` is not a string, ``decomposition`` is not callable, or ``max_sources``
         is not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import XOR
+    >>> def all_synergy(stack):  # a toy rule: every bit of I(X; Y) is synergistic
+    ...     atoms = np.zeros((stack.shape[0], 4))
+    ...     atoms[:, 3] = 1.0  # I(X; Y) of XOR, 1 bit
+    ...     return atoms
+    >>> _ = register_decomposition("toy", all_synergy, replace=True)
+    >>> lattice_decomposition("toy", XOR).redundancies[((0, 1),)]
+    1.0
+    >>> unregister_measure("toy")
     """
     func = "register_decomposition"
     name = _check_name(name, func)
@@ -296,6 +309,13 @@ def unregister_measure(name: str) -> None:
     ------
     InvalidParameterError
         If no measure has that name.
+
+    Examples
+    --------
+    >>> _ = register_measure("scratch", lambda p, alpha: 0.0)
+    >>> unregister_measure("scratch")
+    >>> "scratch" in measure_names()
+    False
     """
     _load_builtins()
     with _LOCK:
@@ -320,6 +340,11 @@ def measure_names() -> tuple[str, ...]:
     -------
     tuple of str
         Every name :func:`get_measure` accepts.
+
+    Examples
+    --------
+    >>> {"ccs", "dep", "gk", "mmi", "pm", "sx"} <= set(measure_names())
+    True
     """
     _load_builtins()
     with _LOCK:
@@ -348,6 +373,12 @@ def get_measure(name: str, *, func: str = "get_measure", param: str = "name") ->
         If no measure has that name.
     InvalidTypeError
         If ``name`` is not a string.
+
+    Examples
+    --------
+    >>> record = get_measure("dep")
+    >>> record.max_sources, record.decomposition is not None
+    (2, True)
     """
     names = measure_names()
     if not isinstance(name, str):

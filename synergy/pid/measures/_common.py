@@ -6,12 +6,8 @@ axes 1..k and the target last, as the registry hands them over.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy.special import entr
-
-from synergy.pid.lattice import Antichain
 
 __all__ = [
     "drop_axes",
@@ -19,7 +15,6 @@ __all__ = [
     "joint_with_target",
     "log2_or_zero",
     "mutual_information_bits",
-    "single",
     "source_marginal",
 ]
 
@@ -29,17 +24,6 @@ _LN2 = float(np.log(2.0))
 def drop_axes(stack: np.ndarray, keep: tuple[int, ...]) -> tuple[int, ...]:
     """Stack axes of the sources not in ``keep`` (axis 0 is the batch, the target last)."""
     return tuple(i + 1 for i in range(stack.ndim - 2) if i not in keep)
-
-
-def single(batched: Callable[[np.ndarray, Antichain], np.ndarray]) -> Callable[..., float]:
-    """The one-table form of a batched redundancy: the table as a stack of one."""
-
-    def redundancy(p: np.ndarray, alpha: Antichain) -> float:
-        return float(batched(np.asarray(p, dtype=np.float64)[np.newaxis], alpha)[0])
-
-    redundancy.__name__ = batched.__name__.replace("_batched", "")
-    redundancy.__doc__ = f"One table's I_cap(alpha) in bits; see :func:`{batched.__name__}`."
-    return redundancy
 
 
 def joint_with_target(stack: np.ndarray, element: tuple[int, ...]) -> np.ndarray:

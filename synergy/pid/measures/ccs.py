@@ -56,6 +56,13 @@ def ccs_from_fit(q: np.ndarray, alpha: Antichain) -> np.ndarray:
     ndarray of shape (B,)
         sum over cells of q * c where c, the pointwise co-information of the elements and
         the target, has the sign of every pointwise I(a_i; y) and of the joint one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import RDN
+    >>> ccs_from_fit(RDN[np.newaxis], ((0,), (1,)))  # RDN is its own maximum-entropy fit
+    array([1.])
     """
     target = q.ndim - 1
     variables = [{a + 1 for a in element} for element in alpha] + [{target}]
@@ -114,10 +121,23 @@ def ccs_batched(
     i(a; y) share one sign (Ince 2017, eq. 23, as dit 2.3 computes it; values within
     :data:`SIGN_TOLERANCE` bits of 0 count as 0).
 
+    The fit is exact up to ``tol``: cells the constraints force to zero are found first by
+    a linear programme, then IPF converges linearly (checked against a Clarabel fit to
+    1e-9 bits). dit 2.3 fits with a general optimiser whose marginals can miss the
+    constraints by 1e-5; on such tables its I_ccs differs from this one by up to about
+    2e-5 bits, and the tests show that the difference is dit's fit.
+
     References
     ----------
     R. A. A. Ince, "Measuring multivariate redundant information with pointwise common
     change in surprisal", Entropy 19(7), 318 (2017).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import AND, XOR
+    >>> ccs_batched(np.stack([AND, XOR]), ((0,), (1,))).round(4)  # AND: Ince (2017)
+    array([0.1038, 0.    ])
     """
     table, renumbered = _restrict(stack, alpha)
     q = maxent_fit(table, renumbered, tol=tol, max_iter=max_iter, caller="ccs_batched")
@@ -148,6 +168,12 @@ def ccs_redundancy(
     -------
     float
         The redundancy in bits.
+
+    Examples
+    --------
+    >>> from synergy.testing import GATES
+    >>> round(ccs_redundancy(GATES["COPY"].table, ((0,), (1,))), 12)  # identity axiom
+    0.0
     """
     stack = np.asarray(p, dtype=np.float64)[np.newaxis]
     return float(ccs_batched(stack, alpha, tol=tol, max_iter=max_iter)[0])

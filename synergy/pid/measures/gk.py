@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from synergy.pid.lattice import Antichain
-from synergy.pid.measures._common import mutual_information_bits, single
+from synergy.pid.measures._common import mutual_information_bits
 from synergy.pid.registry import register_measure
 
 __all__ = ["common_variable", "gk_batched", "gk_redundancy"]
@@ -32,6 +32,16 @@ def common_variable(support: np.ndarray, alpha: Antichain) -> np.ndarray:
         Cells of the support joined when they share the value of some element A_i, closed
         transitively (the connected components); each labelled by its smallest cell index.
         Cells outside the support get the label n_1 * ... * n_k.
+
+    Examples
+    --------
+    >>> from synergy.testing import GATES
+    >>> support = GATES["RdnXor"].table.sum(axis=-1)[None] > 0  # X_i = (r, bit): r shared
+    >>> common_variable(support, ((0,), (1,)))[0]
+    array([[ 0,  0, 16, 16],
+           [ 0,  0, 16, 16],
+           [16, 16, 10, 10],
+           [16, 16, 10, 10]])
     """
     shape = support.shape[1:]
     outside = math.prod(shape)
@@ -76,6 +86,13 @@ def gk_batched(stack: np.ndarray, alpha: Antichain) -> np.ndarray:
     ----------
     V. Griffith, E. K. P. Chong, R. G. James, C. J. Ellison and J. P. Crutchfield,
     "Intersection information based on common randomness", Entropy 16(4), 1985 (2014).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import AND, RDN
+    >>> gk_batched(np.stack([AND, RDN]), ((0,), (1,))).round(6)  # AND: no common part
+    array([0., 1.])
     """
     n_batch, n_y = stack.shape[0], stack.shape[-1]
     support = stack.sum(axis=-1) > 0
@@ -91,6 +108,28 @@ def gk_batched(stack: np.ndarray, alpha: Antichain) -> np.ndarray:
     return mutual_information_bits(joint)
 
 
-gk_redundancy = single(gk_batched)
+def gk_redundancy(p: np.ndarray, alpha: Antichain) -> float:
+    """I_wedge(alpha) of one merged table, in bits; the one-table form of :func:`gk_batched`.
+
+    Parameters
+    ----------
+    p : ndarray of shape (n_1, ..., n_k, n_y)
+        One merged table, one axis per source, target last.
+    alpha : tuple of tuple of int
+        An antichain of source indices; each element stands for the union of its sources.
+
+    Returns
+    -------
+    float
+        I_cap(alpha) in bits.
+
+    Examples
+    --------
+    >>> from synergy.testing import GATES
+    >>> round(gk_redundancy(GATES["RdnXor"].table, ((0,), (1,))), 6)  # the shared bit r
+    1.0
+    """
+    return float(gk_batched(np.asarray(p, dtype=np.float64)[np.newaxis], alpha)[0])
+
 
 register_measure("gk", gk_redundancy, batched=gk_batched)

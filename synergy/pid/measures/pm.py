@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from synergy.pid.lattice import Antichain
-from synergy.pid.measures._common import drop_axes, log2_or_zero, single
+from synergy.pid.measures._common import drop_axes, log2_or_zero
 from synergy.pid.registry import register_measure
 
 __all__ = ["pm_batched", "pm_redundancy"]
@@ -34,6 +34,13 @@ def pm_batched(stack: np.ndarray, alpha: Antichain) -> np.ndarray:
     ----------
     C. Finn and J. T. Lizier, "Pointwise partial information decomposition using the
     specificity and ambiguity lattices", Entropy 20(4), 297 (2018).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import AND, XOR
+    >>> pm_batched(np.stack([AND, XOR]), ((0,), (1,))).round(6)
+    array([0.561278, 0.      ])
     """
     target_axes = tuple(range(1, stack.ndim - 1))
     p_y = stack.sum(axis=target_axes, keepdims=True)
@@ -53,6 +60,28 @@ def pm_batched(stack: np.ndarray, alpha: Antichain) -> np.ndarray:
     return (stack * pointwise).reshape(stack.shape[0], -1).sum(axis=1)
 
 
-pm_redundancy = single(pm_batched)
+def pm_redundancy(p: np.ndarray, alpha: Antichain) -> float:
+    """I_pm(alpha) of one merged table, in bits; the one-table form of :func:`pm_batched`.
+
+    Parameters
+    ----------
+    p : ndarray of shape (n_1, ..., n_k, n_y)
+        One merged table, one axis per source, target last.
+    alpha : tuple of tuple of int
+        An antichain of source indices; each element stands for the union of its sources.
+
+    Returns
+    -------
+    float
+        I_cap(alpha) in bits.
+
+    Examples
+    --------
+    >>> from synergy.testing import AND
+    >>> round(pm_redundancy(AND, ((0,), (1,))), 6)
+    0.561278
+    """
+    return float(pm_batched(np.asarray(p, dtype=np.float64)[np.newaxis], alpha)[0])
+
 
 register_measure("pm", pm_redundancy, batched=pm_batched)

@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 
 from synergy.pid.lattice import Antichain
-from synergy.pid.measures._common import log2_or_zero, single
+from synergy.pid.measures._common import log2_or_zero
 from synergy.pid.registry import register_measure
 
 __all__ = ["sx_batched", "sx_redundancy"]
@@ -53,6 +53,13 @@ def sx_batched(stack: np.ndarray, alpha: Antichain) -> np.ndarray:
     ----------
     A. Makkeh, A. J. Gutknecht and M. Wibral, "Introducing a differentiable measure of
     pointwise shared information", Phys. Rev. E 103, 032149 (2021).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import RDN, XOR
+    >>> sx_batched(np.stack([RDN, XOR]), ((0,), (1,))).round(6)
+    array([ 1.      , -0.584963])
     """
     n_batch, n_y = stack.shape[0], stack.shape[-1]
     shape = stack.shape[1:-1]
@@ -66,6 +73,28 @@ def sx_batched(stack: np.ndarray, alpha: Antichain) -> np.ndarray:
     return (joint * np.where(joint > 0, pointwise, 0.0)).reshape(n_batch, -1).sum(axis=1)
 
 
-sx_redundancy = single(sx_batched)
+def sx_redundancy(p: np.ndarray, alpha: Antichain) -> float:
+    """I_sx(alpha) of one merged table, in bits; the one-table form of :func:`sx_batched`.
+
+    Parameters
+    ----------
+    p : ndarray of shape (n_1, ..., n_k, n_y)
+        One merged table, one axis per source, target last.
+    alpha : tuple of tuple of int
+        An antichain of source indices; each element stands for the union of its sources.
+
+    Returns
+    -------
+    float
+        I_cap(alpha) in bits.
+
+    Examples
+    --------
+    >>> from synergy.testing import XOR
+    >>> round(sx_redundancy(XOR, ((0,), (1,))), 6)  # log2(4/3) - 1: misinformative
+    -0.584963
+    """
+    return float(sx_batched(np.asarray(p, dtype=np.float64)[np.newaxis], alpha)[0])
+
 
 register_measure("sx", sx_redundancy, batched=sx_batched)

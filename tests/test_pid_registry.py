@@ -15,6 +15,7 @@ from synergy.pid.registry import (
     get_measure,
     lattice_decomposition,
     measure_names,
+    merge_sources,
     register_decomposition,
     register_measure,
     unregister_measure,
@@ -213,3 +214,23 @@ def test_import_synergy_does_not_load_the_measures() -> None:
     code = "import sys, synergy; print('synergy.pid.measures' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_merge_sources_matches_decompose_groups(registered: list[str]) -> None:
+    # Reference: decompose(p, "imin", sources=...) merges groups itself; the registry's
+    # merge followed by a user's I_min must give the same atoms. Axis 3 is summed out.
+    register_measure("user_imin", user_imin)
+    registered.append("user_imin")
+    rng = np.random.default_rng(8)
+    table = random_table(rng, (2, 3, 2, 2, 3))
+    groups = ((0, 2), (1,))
+    merged = merge_sources(table, groups)
+    assert merged.shape == (4, 3, 3)
+    # Group (0, 2) in C order: x0 = 1, x2 = 0 is merged value 2.
+    np.testing.assert_allclose(merged[2, 2, 1], table[1, 2, 0, :, 1].sum(), atol=1e-15)
+    reference = decompose(table, "imin", sources=[(0, 2), (1,)])
+    ours = lattice_decomposition("user_imin", merged)
+    for node, value in reference.atoms.items():
+        np.testing.assert_allclose(ours.atoms[node], value, atol=1e-12, err_msg=str(node))
+    batch = merge_sources(np.stack([table, table]), groups, batch_ndim=1)
+    np.testing.assert_array_equal(batch[1], merged)

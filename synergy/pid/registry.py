@@ -33,6 +33,7 @@ __all__ = [
     "get_measure",
     "lattice_decomposition",
     "measure_names",
+    "merge_sources",
     "register_decomposition",
     "register_measure",
     "unregister_measure",
@@ -465,6 +466,49 @@ def lattice_decomposition(
         atom_values=atoms.reshape(*batch_shape, size),
         redundancy_values=redundancies.reshape(*batch_shape, size),
     )
+
+
+def merge_sources(
+    table: np.ndarray, groups: tuple[tuple[int, ...], ...], *, batch_ndim: int = 0
+) -> np.ndarray:
+    """One axis per source group, target last: the table layout measures receive.
+
+    Parameters
+    ----------
+    table : ndarray of shape (*batch, n_1, ..., n_m, n_y)
+        Probability table(s), already validated.
+    groups : tuple of tuple of int
+        Source groups as table axes (as ``synergy._validate.resolve_sources`` returns
+        them); the axes of a group become one variable, in C order. Axes in no group are
+        summed out.
+    batch_ndim : int, keyword-only
+        Number of leading batch axes.
+
+    Returns
+    -------
+    ndarray of shape (*batch, n_G1, ..., n_Gk, n_y)
+        The merged table(s); a view of ``table`` when nothing moves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.full((2, 3, 2, 2), 1 / 24)
+    >>> merge_sources(p, ((0, 2), (1,))).shape
+    (4, 3, 2)
+    """
+    target = table.ndim - 1
+    used = {a for group in groups for a in group}
+    dropped = tuple(batch_ndim + a for a in range(target - batch_ndim) if a not in used)
+    summed = table.sum(axis=dropped, keepdims=True) if dropped else table
+    # Summed-out axes keep length 1 and go last, where the reshape absorbs them.
+    order = [
+        *range(batch_ndim),
+        *(batch_ndim + a for group in groups for a in group),
+        target,
+        *dropped,
+    ]
+    sizes = [math.prod(table.shape[batch_ndim + a] for a in group) for group in groups]
+    return summed.transpose(order).reshape(*table.shape[:batch_ndim], *sizes, table.shape[-1])
 
 
 def _redundancies(record: Measure, stack: np.ndarray, lattice: RedundancyLattice) -> np.ndarray:

@@ -81,7 +81,8 @@ def test_random_two_source_tables_match_dit(name: str, shape: tuple, zeros: bool
     _assert_matches_dit(name, random_table(rng, shape, zeros=zeros))
 
 
-@pytest.mark.parametrize("zeros", [False, True])
+# dit needs up to 40 s for a full-support 3-source table (sx): that case runs under slow.
+@pytest.mark.parametrize("zeros", [pytest.param(False, marks=pytest.mark.slow), True])
 @pytest.mark.parametrize("name", [*CLOSED_FORMS, "ccs"])
 def test_random_three_source_tables_match_dit(name: str, zeros: bool) -> None:
     # Reference: dit 2.3, PID_<measure> on a seeded 2x2x2x2 Dirichlet table.
@@ -247,7 +248,12 @@ def _cvxpy_maxent(table: np.ndarray, elements: tuple) -> np.ndarray:
         matrix = np.eye(size)[index].T
         constraints.append(matrix @ q == matrix @ table.ravel())
     problem = cp.Problem(cp.Maximize(cp.sum(cp.entr(q))), constraints)
-    problem.solve(solver="CLARABEL", tol_gap_abs=1e-14, tol_gap_rel=1e-14, tol_feas=1e-14)
+    # Tolerances at 1e-14 make Clarabel stop as "optimal_inaccurate" on optima with zero
+    # cells; its answer is still within 1e-10 of IPF's, which the tests assert.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        problem.solve(solver="CLARABEL", tol_gap_abs=1e-14, tol_gap_rel=1e-14, tol_feas=1e-14)
+    assert problem.status in ("optimal", "optimal_inaccurate")
     fitted = np.clip(np.asarray(q.value), 0.0, None)
     # Cells the solver leaves at 1e-12 where the optimum is 0 carry no information: cut
     # them to the support the constraints allow, as an interior-point solver cannot.

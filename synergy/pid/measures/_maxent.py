@@ -5,8 +5,11 @@ CCS and dep both need the maximum-entropy table with given p(x) and p(a_i, y).
 
 from __future__ import annotations
 
+import math
 import warnings
+from functools import cache
 
+import numba
 import numpy as np
 
 from synergy._validate import SynergyConvergenceWarning
@@ -19,9 +22,78 @@ TOLERANCE = 1e-14
 MAX_ITERATIONS = 20_000
 
 
-def _ratio(wanted: np.ndarray, current: np.ndarray) -> np.ndarray:
-    # 0/0 = 0: cells outside the support of a marginal stay at zero.
-    return np.divide(wanted, current, out=np.zeros_like(current), where=current > 0)
+@cache
+def _marginal_index(
+    shape: tuple[int, ...], elements: tuple[tuple[int, ...], ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each kept marginal (every p(a_i, y), then p(x)): each cell's marginal cell.
+
+    Returns (index of shape (K, cells), offsets of each marginal in one concatenated
+    vector, sizes); read-only, cached per shape.
+    """
+    n_sources = len(shape) - 1
+    cells = np.indices(shape).reshape(len(shape), -1)
+    keeps = [(*e, n_sources) for e in elements] + [tuple(range(n_sources))]
+    index = np.empty((len(keeps), cells.shape[1]), dtype=np.int64)
+    sizes = np.empty(len(keeps), dtype=np.int64)
+    for k, keep in enumerate(keeps):
+        kept_shape = tuple(shape[a] for a in keep)
+        index[k] = np.ravel_multi_index(tuple(cells[a] for a in keep), kept_shape)
+        sizes[k] = math.prod(kept_shape)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    for array in (index, offsets, sizes):
+        array.flags.writeable = False
+    return index, offsets, sizes
+
+
+@numba.njit(cache=True)
+def _ipf_kernel(
+    q: np.ndarray,
+    wanted: np.ndarray,
+    index: np.ndarray,
+    offsets: np.ndarray,
+    sizes: np.ndarray,
+    tol: float,
+    max_iter: int,
+) -> np.ndarray:
+    # IPF in place on q (B, cells): scale to each kept marginal in turn, p(x) last, until
+    # the other marginals are within tol (sum of absolute errors). Returns the sweeps each
+    # table took, -1 where max_iter ran out. One table at a time: a small table converges
+    # in tens of sweeps, so the work is the loop, not numpy's per-call overhead.
+    n_batch, n_cells = q.shape
+    n_kept = index.shape[0]
+    current = np.empty(wanted.shape[1])
+    sweeps = np.full(n_batch, -1, dtype=np.int64)
+    for b in range(n_batch):
+        for sweep in range(max_iter):
+            for k in range(n_kept):
+                start = offsets[k]
+                for m in range(sizes[k]):
+                    current[start + m] = 0.0
+                for c in range(n_cells):
+                    current[start + index[k, c]] += q[b, c]
+                for c in range(n_cells):
+                    m = start + index[k, c]
+                    # 0/0 = 0: cells outside the support of a marginal stay at zero.
+                    if current[m] > 0.0:
+                        q[b, c] *= wanted[b, m] / current[m]
+                    else:
+                        q[b, c] = 0.0
+            residual = 0.0
+            for k in range(n_kept - 1):
+                start = offsets[k]
+                for m in range(sizes[k]):
+                    current[start + m] = 0.0
+                for c in range(n_cells):
+                    current[start + index[k, c]] += q[b, c]
+                miss = 0.0
+                for m in range(sizes[k]):
+                    miss += abs(current[start + m] - wanted[b, start + m])
+                residual = max(residual, miss)
+            if residual <= tol:
+                sweeps[b] = sweep + 1
+                break
+    return sweeps
 
 
 def _constraint_matrix(
@@ -105,39 +177,31 @@ def maxent_fit(
     The maximum-entropy table under linear marginal constraints is the I-projection of the
     uniform table; IPF (Csiszar 1975) converges to it, starting from p(x) / n_y.
     """
-    n_sources = stack.ndim - 2
-    drops = [tuple(i + 1 for i in range(n_sources) if i not in e) for e in elements]
-    wanted = [stack.sum(axis=d, keepdims=True) if d else stack for d in drops]
+    n_batch = stack.shape[0]
     p_x = stack.sum(axis=-1, keepdims=True)
     q = np.broadcast_to(p_x / stack.shape[-1], stack.shape).copy()
     # p itself is feasible, so only cells where p = 0 can be forced to zero; tables without
     # such cells skip the linear programme.
-    for b in np.flatnonzero((stack == 0).reshape(stack.shape[0], -1).any(axis=1)):
+    for b in np.flatnonzero((stack == 0).reshape(n_batch, -1).any(axis=1)):
         q[b][_forced_zeros(stack[b], elements)] = 0.0
-    active = np.arange(stack.shape[0])
-    out = q
-    for _ in range(max_iter):
-        q = out[active]
-        for d, w in zip(drops, wanted, strict=True):
-            current = q.sum(axis=d, keepdims=True) if d else q
-            q = q * _ratio(w[active], current)
-        q = q * _ratio(p_x[active], q.sum(axis=-1, keepdims=True))
-        out[active] = q
-        # After the last step q(x) = p(x) exactly; the other marginals carry the residual.
-        residual = np.zeros(len(active))
-        for d, w in zip(drops, wanted, strict=True):
-            current = q.sum(axis=d, keepdims=True) if d else q
-            residual = np.maximum(
-                residual, np.abs(current - w[active]).reshape(len(active), -1).sum(axis=1)
-            )
-        active = active[residual > tol]
-        if active.size == 0:
-            return out
+    index, offsets, sizes = _marginal_index(stack.shape[1:], elements)
+    flat = np.ascontiguousarray(stack.reshape(n_batch, -1))
+    wanted = np.zeros((n_batch, int(sizes.sum())))
+    # The kept marginals of p, by the same cell -> marginal map the kernel uses.
+    for k in range(len(sizes)):
+        for c in range(flat.shape[1]):
+            wanted[:, offsets[k] + index[k, c]] += flat[:, c]
+    q = np.ascontiguousarray(q.reshape(n_batch, -1))
+    sweeps = _ipf_kernel(q, wanted, index, offsets, sizes, float(tol), int(max_iter))
+    q = q.reshape(stack.shape)
+    missed = int((sweeps < 0).sum())
+    if missed == 0:
+        return q
     warnings.warn(
-        f"{caller}: the maximum-entropy fit of {active.size} table(s) stopped after "
+        f"{caller}: the maximum-entropy fit of {missed} table(s) stopped after "
         f"{max_iter} IPF sweeps with a marginal residual above {tol:g}; pass a larger "
         "`max_iter` (or a larger `tol`) to the measure's function.",
         SynergyConvergenceWarning,
         stacklevel=3,
     )
-    return out
+    return q

@@ -330,8 +330,13 @@ def _load_builtins() -> None:
     # the first lookup rather than with synergy keeps `import synergy` light.
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
+        # Set first: the built-in modules call register_measure, which comes back here.
         _BUILTINS_LOADED = True
-        importlib.import_module("synergy.pid.measures")
+        try:
+            importlib.import_module("synergy.pid.measures")
+        except BaseException:
+            _BUILTINS_LOADED = False
+            raise
 
 
 def measure_names() -> tuple[str, ...]:

@@ -18,11 +18,11 @@ FITTED = ("ccs", "dep")
 MEASURES = CLOSED_FORMS + FITTED
 # Closed forms: 1e-10 bits (the bar; observed 2e-15). Fitted measures: dit fits its
 # maximum-entropy tables with a general optimiser whose marginals can miss by 1e-5 (see
-# test_dit_ccs_fit_misses_its_constraints); an atom sums several such fits, and on the seeded
-# 3-source table with zeros below it differs by 2.1e-5 bits while our fits of every node
-# agree with Clarabel's to 1e-9 bits. So the bar against dit is its accuracy, 5e-5 bits;
-# our own fit is held to 1e-9 bits against the convex solver below.
-TOLERANCE = {"mmi": 1e-10, "sx": 1e-10, "pm": 1e-10, "gk": 1e-10, "ccs": 5e-5, "dep": 5e-5}
+# test_dit_ccs_fit_misses_its_constraints). The largest gap seen: the first 2x2x2x2 table
+# with zeros of the slow test (seed 2024), node {0,1}{1,2}: ours 0.30570961, Clarabel's fit
+# 0.30570961, dit 0.30562288 bits (8.7e-5 apart). So the bar against dit is its accuracy,
+# 1e-4 bits; our own fit is held to 1e-9 bits against the convex solver below.
+TOLERANCE = {"mmi": 1e-10, "sx": 1e-10, "pm": 1e-10, "gk": 1e-10, "ccs": 1e-4, "dep": 1e-4}
 GATES_2 = ("XOR", "AND", "OR", "RDN", "UNQ", "COPY", "SUM", "RdnXor", "XorAnd", "ImperfectRdn")
 
 

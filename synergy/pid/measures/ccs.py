@@ -125,7 +125,7 @@ def ccs_batched(
     a linear programme, then IPF converges linearly (checked against a Clarabel fit to
     1e-9 bits). dit 2.3 fits with a general optimiser whose marginals can miss the
     constraints by 1e-5; on such tables its I_ccs differs from this one by up to about
-    2e-5 bits, and the tests show that the difference is dit's fit.
+    1e-4 bits, and the tests show that the difference is dit's fit.
 
     References
     ----------

@@ -54,7 +54,7 @@ def dep_batched(
     redundancy = I(X1; Y) - U_1, and synergy is the rest of I(X1 X2; Y).
     I_{13,23} keeps p(x1, y) and p(x2, y): q = p(y) p(x1|y) p(x2|y); I_{12,13,23} keeps all
     three pairs and is fitted by IPF (exact up to ``tol``; see :mod:`.ccs` on how dit's own
-    fit, and so its values, can differ by about 1e-5 bits).
+    fit, and so its values, can differ by up to about 1e-4 bits).
 
     dit 2.3 extends I_dep to three sources through a partly filled lattice; this module
     registers the two-source decomposition only.

@@ -1,0 +1,8 @@
+"""The built-in PID measures: one module per measure, each registering itself on import.
+
+Importing this package fills the registry of :mod:`synergy.pid.registry`.
+"""
+
+from synergy.pid.measures import ccs, dep, gk, mmi, pm, sx
+
+__all__ = ["ccs", "dep", "gk", "mmi", "pm", "sx"]

@@ -1,0 +1,527 @@
+"""The PID measure registry: one name -> a redundancy function (or its own decomposition).
+
+A new measure is one module that calls :func:`register_measure`; decomposing a merged table
+with any registered measure is :func:`lattice_decomposition`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import numbers
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from synergy._validate import (
+    InvalidDistributionError,
+    InvalidTypeError,
+    as_table,
+    describe,
+    invalid,
+)
+from synergy.pid.lattice import MAX_SOURCES, Antichain, RedundancyLattice, redundancy_lattice
+
+__all__ = [
+    "LatticeDecomposition",
+    "Measure",
+    "get_measure",
+    "lattice_decomposition",
+    "measure_names",
+    "merge_sources",
+    "register_decomposition",
+    "register_measure",
+    "unregister_measure",
+]
+
+#: redundancy(p, alpha) -> I_cap(alpha) in bits; p one merged table (sources 0..k-1, target last).
+Redundancy = Callable[[np.ndarray, Antichain], float]
+#: batched(p, alpha) -> ndarray of shape (B,), for p of shape (B, n_1, ..., n_k, n_y).
+BatchedRedundancy = Callable[[np.ndarray, Antichain], np.ndarray]
+#: decomposition(p) -> atoms in bits, shape (B, N) in ``redundancy_lattice(k).nodes`` order,
+#: for p of shape (B, n_1, ..., n_k, n_y).
+Decomposition = Callable[[np.ndarray], np.ndarray]
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+_REGISTRY: dict[str, Measure] = {}
+_LOCK = threading.Lock()
+_BUILTINS_LOADED = False
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A registered PID measure.
+
+    Attributes
+    ----------
+    name : str
+        The name users pass as ``measure``.
+    max_sources : int
+        Largest number of sources the measure decomposes (2 to 4).
+    redundancy : callable or None
+        ``redundancy(p, alpha) -> float``: I_cap(alpha) in bits for one merged table (one
+        axis per source, target last) and an antichain of source indices. None for a
+        measure that supplies its own decomposition.
+    batched : callable or None
+        ``batched(p, alpha) -> ndarray of shape (B,)`` for a stack of tables of shape
+        (B, n_1, ..., n_k, n_y). None: batches loop over ``redundancy``.
+    decomposition : callable or None
+        ``decomposition(p) -> ndarray of shape (B, N)``: every atom in bits, in the order of
+        ``redundancy_lattice(k).nodes``, for a stack of tables (B, n_1, ..., n_k, n_y). Set
+        for measures whose lattice is not filled by a redundancy function (BROJA, dep).
+    """
+
+    name: str
+    max_sources: int
+    redundancy: Redundancy | None = None
+    batched: BatchedRedundancy | None = None
+    decomposition: Decomposition | None = None
+
+
+@dataclass(frozen=True)
+class LatticeDecomposition:
+    """Every atom and redundancy of one table (or a batch), in bits.
+
+    Attributes
+    ----------
+    measure : str
+        The registered name that produced the values.
+    lattice : RedundancyLattice
+        The lattice of the table's sources; its ``nodes`` order the last axis of the arrays.
+    atom_values : ndarray of shape (*batch, N)
+        pi(alpha) in bits for every node.
+    redundancy_values : ndarray of shape (*batch, N)
+        I_cap(alpha) in bits: the sum of the atoms at or below each node.
+    """
+
+    measure: str
+    lattice: RedundancyLattice
+    atom_values: np.ndarray
+    redundancy_values: np.ndarray
+
+    @property
+    def atoms(self) -> Mapping[Antichain, Any]:
+        """Atoms keyed by antichain: floats for one table, arrays of the batch shape else."""
+        return _keyed(self.lattice, self.atom_values)
+
+    @property
+    def redundancies(self) -> Mapping[Antichain, Any]:
+        """I_cap keyed by antichain: floats for one table, arrays of the batch shape else."""
+        return _keyed(self.lattice, self.redundancy_values)
+
+
+def _keyed(lattice: RedundancyLattice, values: np.ndarray) -> Mapping[Antichain, Any]:
+    if values.ndim == 1:
+        return MappingProxyType(
+            {node: float(v) for node, v in zip(lattice.nodes, values, strict=True)}
+        )
+    return MappingProxyType({node: values[..., i] for i, node in enumerate(lattice.nodes)})
+
+
+def _check_name(name: object, func: str) -> str:
+    if not isinstance(name, str):
+        raise invalid(
+            "name", func, "a string such as 'mmi'", describe(name), kind=InvalidTypeError
+        )
+    if not _NAME.fullmatch(name):
+        raise invalid(
+            "name",
+            func,
+            "a letter followed by letters, digits, '_' or '-'",
+            repr(name),
+        )
+    return name
+
+
+def _check_callable(value: object, param: str, func: str, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not callable(value):
+        expected = "a callable or None" if optional else "a callable"
+        raise invalid(param, func, expected, describe(value), kind=InvalidTypeError)
+
+
+def _check_max_sources(max_sources: object, func: str) -> int:
+    if isinstance(max_sources, bool) or not isinstance(max_sources, numbers.Integral):
+        raise invalid(
+            "max_sources",
+            func,
+            f"an integer from 2 to {MAX_SOURCES}",
+            describe(max_sources),
+            kind=InvalidTypeError,
+        )
+    most = int(max_sources)
+    if not 2 <= most <= MAX_SOURCES:
+        raise invalid("max_sources", func, f"an integer from 2 to {MAX_SOURCES}", repr(most))
+    return most
+
+
+def _store(measure: Measure, *, replace: bool, func: str) -> Measure:
+    # Built-ins first, so that a user's measure never silently shadows one of them.
+    _load_builtins()
+    with _LOCK:
+        if measure.name in _REGISTRY and not replace:
+            raise invalid(
+                "name",
+                func,
+                "a name not yet registered (or pass replace=True)",
+                f"{measure.name!r}, already registered",
+            )
+        _REGISTRY[measure.name] = measure
+    return measure
+
+
+def register_measure(
+    name: str,
+    redundancy: Redundancy,
+    *,
+    max_sources: int = MAX_SOURCES,
+    batched: BatchedRedundancy | None = None,
+    replace: bool = False,
+) -> Measure:
+    """Register a PID measure by its redundancy function I_cap(alpha).
+
+    Parameters
+    ----------
+    name : str
+        The name users pass as ``measure`` (a letter, then letters, digits, ``_``, ``-``).
+    redundancy : callable
+        ``redundancy(p, alpha) -> float``. ``p`` is one table with the sources merged so that
+        source i is axis i (0 <= i < k) and the target is the last axis; ``alpha`` is an
+        antichain, a tuple of tuples of source indices such as ``((0,), (1, 2))``. Returns
+        I_cap(alpha) in bits.
+    max_sources : int, keyword-only
+        Largest number of sources the measure handles, 2 to 4.
+    batched : callable, optional, keyword-only
+        ``batched(p, alpha) -> ndarray of shape (B,)`` for ``p`` of shape
+        (B, n_1, ..., n_k, n_y). Without it, batches call ``redundancy`` table by table.
+    replace : bool, keyword-only
+        Allow replacing a measure already registered under ``name``.
+
+    Returns
+    -------
+    Measure
+        The frozen record that was stored.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``name`` is malformed or taken (and ``replace`` is false), or ``max_sources`` is
+        outside 2 to 4.
+    InvalidTypeError
+        If ``name`` is not a string, ``redundancy`` or ``batched`` are not callable, or
+        ``max_sources`` is not an integer.
+
+    Notes
+    -----
+    The library evaluates I_cap on every node of the redundancy lattice of the table's k
+    sources and inverts the lattice (Moebius inversion):
+    pi(alpha) = I_cap(alpha) - sum_{beta < alpha} pi(beta) (Williams & Beer 2010).
+
+    Examples
+    --------
+    >>> from synergy.pid.registry import register_measure, lattice_decomposition
+    >>> from synergy.pid.registry import unregister_measure
+    >>> from synergy.testing import XOR
+    >>> _ = register_measure("zero", lambda p, alpha: 0.0, replace=True)
+    >>> lattice_decomposition("zero", XOR).atoms[((0, 1),)]
+    0.0
+    >>> unregister_measure("zero")
+    """
+    func = "register_measure"
+    name = _check_name(name, func)
+    _check_callable(redundancy, "redundancy", func, optional=False)
+    _check_callable(batched, "batched", func, optional=True)
+    most = _check_max_sources(max_sources, func)
+    record = Measure(name=name, max_sources=most, redundancy=redundancy, batched=batched)
+    return _store(record, replace=replace, func=func)
+
+
+def register_decomposition(
+    name: str,
+    decomposition: Decomposition,
+    *,
+    max_sources: int = 2,
+    replace: bool = False,
+) -> Measure:
+    """Register a PID measure that computes its atoms itself (not from a redundancy).
+
+    Parameters
+    ----------
+    name : str
+        The name users pass as ``measure``.
+    decomposition : callable
+        ``decomposition(p) -> ndarray of shape (B, N)`` for ``p`` of shape
+        (B, n_1, ..., n_k, n_y) (sources merged, target last): the atoms in bits, in the
+        order of ``redundancy_lattice(k).nodes``.
+    max_sources : int, keyword-only
+        Largest number of sources the measure handles, 2 to 4.
+    replace : bool, keyword-only
+        Allow replacing a measure already registered under ``name``.
+
+    Returns
+    -------
+    Measure
+        The frozen record that was stored.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``name`` is malformed or taken, or ``max_sources`` is outside 2 to 4.
+    InvalidTypeError
+        If ``name`` is not a string, ``decomposition`` is not callable, or ``max_sources``
+        is not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synergy.testing import XOR
+    >>> def all_synergy(stack):  # a toy rule: every bit of I(X; Y) is synergistic
+    ...     atoms = np.zeros((stack.shape[0], 4))
+    ...     atoms[:, 3] = 1.0  # I(X; Y) of XOR, 1 bit
+    ...     return atoms
+    >>> _ = register_decomposition("toy", all_synergy, replace=True)
+    >>> lattice_decomposition("toy", XOR).redundancies[((0, 1),)]
+    1.0
+    >>> unregister_measure("toy")
+    """
+    func = "register_decomposition"
+    name = _check_name(name, func)
+    _check_callable(decomposition, "decomposition", func, optional=False)
+    most = _check_max_sources(max_sources, func)
+    record = Measure(name=name, max_sources=most, decomposition=decomposition)
+    return _store(record, replace=replace, func=func)
+
+
+def unregister_measure(name: str) -> None:
+    """Remove a registered measure.
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+
+    Raises
+    ------
+    InvalidParameterError
+        If no measure has that name.
+
+    Examples
+    --------
+    >>> _ = register_measure("scratch", lambda p, alpha: 0.0)
+    >>> unregister_measure("scratch")
+    >>> "scratch" in measure_names()
+    False
+    """
+    _load_builtins()
+    with _LOCK:
+        if name not in _REGISTRY:
+            raise invalid("name", "unregister_measure", f"one of {sorted(_REGISTRY)}", repr(name))
+        del _REGISTRY[name]
+
+
+def _load_builtins() -> None:
+    # The built-in measures register on import of synergy.pid.measures. Importing it on
+    # the first lookup rather than with synergy keeps `import synergy` light.
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        # Set first: the built-in modules call register_measure, which comes back here.
+        _BUILTINS_LOADED = True
+        try:
+            importlib.import_module("synergy.pid.measures")
+        except BaseException:
+            _BUILTINS_LOADED = False
+            raise
+
+
+def measure_names() -> tuple[str, ...]:
+    """The registered measure names, sorted.
+
+    Returns
+    -------
+    tuple of str
+        Every name :func:`get_measure` accepts.
+
+    Examples
+    --------
+    >>> {"ccs", "dep", "gk", "mmi", "pm", "sx"} <= set(measure_names())
+    True
+    """
+    _load_builtins()
+    with _LOCK:
+        return tuple(sorted(_REGISTRY))
+
+
+def get_measure(name: str, *, func: str = "get_measure", param: str = "name") -> Measure:
+    """The registered measure called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name (see :func:`measure_names`).
+    func, param : str, keyword-only
+        The public function and parameter to name in the error message (callers such as
+        ``decompose`` pass their own).
+
+    Returns
+    -------
+    Measure
+        Its frozen record.
+
+    Raises
+    ------
+    InvalidParameterError
+        If no measure has that name.
+    InvalidTypeError
+        If ``name`` is not a string.
+
+    Examples
+    --------
+    >>> record = get_measure("dep")
+    >>> record.max_sources, record.decomposition is not None
+    (2, True)
+    """
+    names = measure_names()
+    if not isinstance(name, str):
+        raise invalid(param, func, f"one of {list(names)}", describe(name), kind=InvalidTypeError)
+    with _LOCK:
+        record = _REGISTRY.get(name)
+    if record is None:
+        raise invalid(param, func, f"one of {list(names)}", repr(name))
+    return record
+
+
+def lattice_decomposition(
+    measure: str | Measure,
+    p: object,
+    *,
+    batch_ndim: int = 0,
+    validate: bool = True,
+) -> LatticeDecomposition:
+    """Decompose merged table(s) with a registered measure: every atom and redundancy in bits.
+
+    Parameters
+    ----------
+    measure : str or Measure
+        A registered name, or a record from :func:`get_measure`.
+    p : array_like of shape (*batch, n_1, ..., n_k, n_y)
+        Joint probability table(s) with one axis per source (sources already merged) and
+        the target last; 2 <= k <= the measure's ``max_sources``.
+    batch_ndim : int, keyword-only
+        Number of leading batch axes.
+    validate : bool, keyword-only
+        Check that ``p`` holds probability tables.
+
+    Returns
+    -------
+    LatticeDecomposition
+        The lattice, the atoms and the redundancies (arrays of shape (*batch, N), and
+        mappings keyed by antichain).
+
+    Raises
+    ------
+    InvalidDistributionError
+        If ``p`` is not a table of probabilities, or has fewer than 2 or more than
+        ``max_sources`` source axes.
+    InvalidParameterError
+        If ``measure`` is not registered.
+
+    Examples
+    --------
+    >>> from synergy.testing import AND
+    >>> result = lattice_decomposition("mmi", AND)
+    >>> round(result.atoms[((0,), (1,))], 6)  # I(X1; Y) = 0.311278 bits for AND
+    0.311278
+    """
+    func = "lattice_decomposition"
+    record = (
+        measure
+        if isinstance(measure, Measure)
+        else get_measure(measure, func=func, param="measure")
+    )
+    table = as_table(p, func=func, batch_ndim=batch_ndim, validate=validate, min_table_ndim=3)
+    n_sources = table.ndim - batch_ndim - 1
+    if not 2 <= n_sources <= record.max_sources:
+        raise invalid(
+            "p",
+            func,
+            f"a table with 2 to {record.max_sources} source axes and the target last for "
+            f"measure {record.name!r}",
+            f"{n_sources} source axes (shape {table.shape}, batch_ndim={batch_ndim})",
+            kind=InvalidDistributionError,
+        )
+    lattice = redundancy_lattice(n_sources)
+    batch_shape = table.shape[:batch_ndim]
+    stack = table.reshape(math.prod(batch_shape), *table.shape[batch_ndim:])
+    if record.decomposition is not None:
+        atoms = np.asarray(record.decomposition(stack), dtype=np.float64)
+        redundancies = lattice.cumulate(atoms)
+    else:
+        redundancies = _redundancies(record, stack, lattice)
+        atoms = lattice.atoms(redundancies)
+    size = len(lattice.nodes)
+    return LatticeDecomposition(
+        measure=record.name,
+        lattice=lattice,
+        atom_values=atoms.reshape(*batch_shape, size),
+        redundancy_values=redundancies.reshape(*batch_shape, size),
+    )
+
+
+def merge_sources(
+    table: np.ndarray, groups: tuple[tuple[int, ...], ...], *, batch_ndim: int = 0
+) -> np.ndarray:
+    """One axis per source group, target last: the table layout measures receive.
+
+    Parameters
+    ----------
+    table : ndarray of shape (*batch, n_1, ..., n_m, n_y)
+        Probability table(s), already validated.
+    groups : tuple of tuple of int
+        Source groups as table axes (as ``synergy._validate.resolve_sources`` returns
+        them); the axes of a group become one variable, in C order. Axes in no group are
+        summed out.
+    batch_ndim : int, keyword-only
+        Number of leading batch axes.
+
+    Returns
+    -------
+    ndarray of shape (*batch, n_G1, ..., n_Gk, n_y)
+        The merged table(s); a view of ``table`` when nothing moves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.full((2, 3, 2, 2), 1 / 24)
+    >>> merge_sources(p, ((0, 2), (1,))).shape
+    (4, 3, 2)
+    """
+    target = table.ndim - 1
+    used = {a for group in groups for a in group}
+    dropped = tuple(batch_ndim + a for a in range(target - batch_ndim) if a not in used)
+    summed = table.sum(axis=dropped, keepdims=True) if dropped else table
+    # Summed-out axes keep length 1 and go last, where the reshape absorbs them.
+    order = [
+        *range(batch_ndim),
+        *(batch_ndim + a for group in groups for a in group),
+        target,
+        *dropped,
+    ]
+    sizes = [math.prod(table.shape[batch_ndim + a] for a in group) for group in groups]
+    return summed.transpose(order).reshape(*table.shape[:batch_ndim], *sizes, table.shape[-1])
+
+
+def _redundancies(record: Measure, stack: np.ndarray, lattice: RedundancyLattice) -> np.ndarray:
+    out = np.empty((stack.shape[0], len(lattice.nodes)))
+    for j, node in enumerate(lattice.nodes):
+        if record.batched is not None:
+            out[:, j] = np.asarray(record.batched(stack, node), dtype=np.float64).reshape(-1)
+        elif record.redundancy is not None:
+            for b in range(stack.shape[0]):
+                out[b, j] = float(record.redundancy(stack[b], node))
+    return out

@@ -122,7 +122,8 @@ def _atoms(name: str, gate: str) -> dict[str, float]:
 
 def test_ccs_and_gate_as_in_ince_2017() -> None:
     # Ince (2017), Entropy 19(7):318, tabulates I_ccs for AND as shared 0.1038, unique
-    # 0.2075 each and synergy 0.2925 bits (4 decimals as printed).
+    # 0.2075 each and synergy 0.2925 bits (4 decimals as printed). dit 2.3,
+    # PID_CCS(AND, [[0], [1]], [2]), gives 0.10376, 0.20752, 0.20752, 0.29248.
     atoms = _atoms("ccs", "AND")
     expected = {"shared": 0.1038, "unique_1": 0.2075, "unique_2": 0.2075, "syn": 0.2925}
     for key, value in expected.items():
@@ -143,6 +144,7 @@ def test_ccs_two_bit_copy_is_unique() -> None:
 def test_dep_and_gate_as_in_james_2018() -> None:
     # James, Emenheiser & Crutchfield (2018), arXiv:1709.06653, tabulate I_dep for AND as
     # shared 0.0817, unique 0.2296 each and synergy 0.2704 bits (4 decimals as printed).
+    # dit 2.3, PID_dep(AND, [[0], [1]], [2]), gives 0.0817, 0.22957, 0.22957, 0.27043.
     atoms = _atoms("dep", "AND")
     expected = {"shared": 0.0817, "unique_1": 0.2296, "unique_2": 0.2296, "syn": 0.2704}
     for key, value in expected.items():

@@ -1,0 +1,861 @@
+"""The union-information programme for many small tables at once: one compiled loop over a batch.
+
+Private to :mod:`synergy.pid.vk`. Every table keeps its own support, Newton run and certificate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["STATUS", "BatchAnswer", "solve_batch"]
+
+#: Status codes of :func:`solve_batch`, in order; "closed-form" is optimal without a solver.
+STATUS = ("optimal", "iteration limit", "stalled", "closed-form")
+
+_FIT_TOL = 1e-14  # largest |Q(x_i, y) - P(x_i, y)| at which f(Q) counts as an upper bound
+_FIT_SWEEPS = 200
+_PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
+_PIVOT_HUGE = 1e128
+_BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
+_TINY_STEP = 1e-2
+_STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
+_TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
+_MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
+
+
+class BatchAnswer:
+    """Per-table arrays of one batch run (nats); ``q`` of shape (n_tables, n_x * n_y)."""
+
+    __slots__ = ("entropies", "f", "iterations", "lower", "q", "status")
+
+    def __init__(
+        self,
+        q: np.ndarray,
+        f: np.ndarray,
+        lower: np.ndarray,
+        iterations: np.ndarray,
+        status: np.ndarray,
+        entropies: np.ndarray,
+    ) -> None:
+        self.q = q
+        self.f = f
+        self.lower = lower
+        self.iterations = iterations
+        self.status = status
+        self.entropies = entropies  # (n_tables, 3): H(Y), H(X), H(X, Y)
+
+
+def solve_batch(tables: np.ndarray, dims: np.ndarray, tol: float, max_iter: int) -> BatchAnswer:
+    """Solve min f(Q) for every table of ``tables`` (shape (n_tables, n_x, n_y), float64).
+
+    ``dims`` are the merged source sizes (their product is n_x); ``tol`` is the duality gap
+    to reach, in nats. Every f is an upper bound on min f, from a Q that meets the
+    marginals to ``_FIT_TOL`` (checked), and every lower a dual lower bound.
+    """
+    n_tables, n_x, n_y = tables.shape
+    q = np.zeros((n_tables, n_x * n_y))
+    f = np.empty(n_tables)
+    lower = np.empty(n_tables)
+    iterations = np.zeros(n_tables, dtype=np.int64)
+    status = np.zeros(n_tables, dtype=np.int64)
+    entropies = np.empty((n_tables, 3))
+    if n_tables:
+        _solve_tables(
+            tables, dims, float(tol), int(max_iter), q, f, lower, iterations, status, entropies
+        )
+    return BatchAnswer(q, f, lower, iterations, status, entropies)
+
+
+@numba.njit(cache=True, nogil=True)
+def _index(
+    t2: np.ndarray,
+    dims: np.ndarray,
+    p_full: np.ndarray,
+    row_id: np.ndarray,
+    cell_flat: np.ndarray,
+    cell_rows: np.ndarray,
+    cell_full: np.ndarray,
+    block_start: np.ndarray,
+    block_x0: np.ndarray,
+    start_mass: np.ndarray,
+    b: np.ndarray,
+    row0_start: np.ndarray,
+    py: np.ndarray,
+) -> tuple[int, int, int, int]:
+    """The support-reduced programme of one table: returns (cells, rows, blocks, informative).
+
+    Cells are the (x, y) with every P(x_i, y) > 0, sorted by x then y (block j holds
+    ``block_start[j]:block_start[j + 1]``). Rows are the (i, x_i, y) with P(x_i, y) > 0,
+    source 0 first grouped by x_0, without each other source's first row of every y (the
+    others imply it), so that A has full row rank. ``start_mass`` holds the block masses
+    of the product table prod_i P(x_i, y) / p(y)^(k - 1), summed from logarithms so that
+    no p(y)^(k - 1) can underflow.
+    """
+    k = dims.shape[0]
+    n_x, n_y = t2.shape
+    n_full = 0
+    for i in range(k):
+        n_full += dims[i] * n_y
+    p_full[:n_full] = 0.0
+    py[:] = 0.0
+    for x in range(n_x):
+        rest = x
+        offset = n_full
+        for i in range(k - 1, -1, -1):  # source i's P(x_i, y) at offset_i + x_i * n_y + y
+            offset -= dims[i] * n_y
+            base = offset + (rest % dims[i]) * n_y
+            rest //= dims[i]
+            for y in range(n_y):
+                p_full[base + y] += t2[x, y]
+        for y in range(n_y):
+            py[y] += t2[x, y]
+    informative = 0
+    offset = 0
+    for i in range(k):
+        used = 0
+        for xi in range(dims[i]):
+            for y in range(n_y):
+                if p_full[offset + xi * n_y + y] > 0.0:
+                    used += 1
+                    break
+        informative += used >= 2
+        offset += dims[i] * n_y
+    m = 0
+    row0_start[0] = 0
+    for x0 in range(dims[0]):
+        for y in range(n_y):
+            j = x0 * n_y + y
+            row_id[j] = -1
+            if p_full[j] > 0.0:
+                b[m] = p_full[j]
+                row_id[j] = m
+                m += 1
+        row0_start[x0 + 1] = m
+    offset = dims[0] * n_y
+    for i in range(1, k):
+        for y in range(n_y):
+            first = True
+            for xi in range(dims[i]):
+                j = offset + xi * n_y + y
+                row_id[j] = -1
+                if p_full[j] > 0.0:
+                    if first:
+                        first = False  # implied by the other rows of this y
+                    else:
+                        row_id[j] = -2  # kept: numbered below, in (x_i, y) order
+        for xi in range(dims[i]):
+            for y in range(n_y):
+                j = offset + xi * n_y + y
+                if row_id[j] == -2:
+                    b[m] = p_full[j]
+                    row_id[j] = m
+                    m += 1
+        offset += dims[i] * n_y
+    n = 0
+    nb = 0
+    for x in range(n_x):
+        start = n
+        mass = 0.0
+        for y in range(n_y):
+            rest = x
+            offset = n_full
+            supported = True
+            log_q0 = 0.0
+            for i in range(k - 1, -1, -1):
+                xi = rest % dims[i]
+                rest //= dims[i]
+                offset -= dims[i] * n_y
+                j = offset + xi * n_y + y
+                cell_full[n, i] = j
+                cell_rows[n, i] = row_id[j]
+                pj = p_full[j]
+                if pj <= 0.0:
+                    supported = False
+                    break
+                log_q0 += math.log(pj) if i == 0 else math.log(pj) - math.log(py[y])
+            if not supported:
+                continue
+            cell_flat[n] = x * n_y + y
+            mass += math.exp(log_q0)
+            n += 1
+        if n > start:
+            block_start[nb] = start
+            block_x0[nb] = cell_full[start, 0] // n_y
+            start_mass[nb] = mass
+            nb += 1
+    block_start[nb] = n
+    return n, m, nb, informative
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_at(lam: np.ndarray, cell_rows: np.ndarray, n: int, out: np.ndarray) -> None:
+    """out = A^T lam: c_{x,y} = sum_i lam_i(x_i, y) over the kept rows."""
+    k = cell_rows.shape[1]
+    for c in range(n):
+        acc = 0.0
+        for i in range(k):
+            r = cell_rows[c, i]
+            if r >= 0:
+                acc += lam[r]
+        out[c] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_a(v: np.ndarray, cell_rows: np.ndarray, n: int, m: int, out: np.ndarray) -> None:
+    """out = A v: the marginals P(x_i, y) of the kept rows from cell values ``v``."""
+    k = cell_rows.shape[1]
+    out[:m] = 0.0
+    for c in range(n):
+        for i in range(k):
+            r = cell_rows[c, i]
+            if r >= 0:
+                out[r] += v[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _softmax(
+    c_val: np.ndarray, block_start: np.ndarray, nb: int, pi: np.ndarray, lse: np.ndarray
+) -> None:
+    for j in range(nb):
+        lo = block_start[j]
+        hi = block_start[j + 1]
+        mx = -np.inf
+        for c in range(lo, hi):
+            mx = max(mx, c_val[c])
+        acc = 0.0
+        for c in range(lo, hi):
+            pi[c] = math.exp(c_val[c] - mx)
+            acc += pi[c]
+        for c in range(lo, hi):
+            pi[c] /= acc
+        lse[j] = mx + math.log(acc)
+
+
+@numba.njit(cache=True, nogil=True)
+def _objective(q: np.ndarray, block_start: np.ndarray, nb: int) -> float:
+    """f(q) = sum_{x,y} q log(q / q(x)) in nats, with 0 log 0 = 0."""
+    total = 0.0
+    for j in range(nb):
+        s = 0.0
+        for c in range(block_start[j], block_start[j + 1]):
+            s += q[c]
+        if s <= 0.0:
+            continue
+        for c in range(block_start[j], block_start[j + 1]):
+            if q[c] > 0.0:
+                total += q[c] * math.log(q[c] / s)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _fit(
+    q: np.ndarray,
+    cell_full: np.ndarray,
+    p_full: np.ndarray,
+    n: int,
+    marg: np.ndarray,
+    out: np.ndarray,
+) -> float:
+    """Iterative proportional fitting of q to every P(x_i, y), into ``out``.
+
+    Returns the worst residual |Q(x_i, y) - P(x_i, y)| over every source after the last
+    sweep: the caller trusts f(out) as an upper bound only when it is within _FIT_TOL.
+    """
+    k = cell_full.shape[1]
+    for c in range(n):
+        out[c] = q[c]
+    worst = np.inf
+    for _sweep in range(_FIT_SWEEPS):
+        previous = worst
+        for i in range(k):
+            marg[:] = 0.0
+            for c in range(n):
+                marg[cell_full[c, i]] += out[c]
+            for c in range(n):
+                j = cell_full[c, i]
+                if marg[j] > 0.0:
+                    out[c] *= p_full[j] / marg[j]
+        worst = 0.0
+        for i in range(k - 1):  # the last source was fitted last, exactly up to rounding
+            marg[:] = 0.0
+            for c in range(n):
+                marg[cell_full[c, i]] += out[c]
+            for c in range(n):
+                worst = max(worst, abs(marg[cell_full[c, i]] - p_full[cell_full[c, i]]))
+        if worst <= 1e-16 or worst >= previous:
+            break  # at rounding, or rounding stops the sweeps from gaining
+    # The residual of the last source too, and of any P(x_i, y) > 0 left with no mass.
+    marg[:] = 0.0
+    for c in range(n):
+        marg[cell_full[c, k - 1]] += out[c]
+    for c in range(n):
+        j = cell_full[c, k - 1]
+        worst = max(worst, abs(marg[j] - p_full[j]))
+    return worst
+
+
+@numba.njit(cache=True, nogil=True)
+def _certify(
+    lam: np.ndarray,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    block_x0: np.ndarray,
+    b: np.ndarray,
+    row0_start: np.ndarray,
+    n: int,
+    m: int,
+    nb: int,
+    c_val: np.ndarray,
+    pi: np.ndarray,
+    lse: np.ndarray,
+    shift: np.ndarray,
+) -> float:
+    """A lower bound on min f from any multipliers: b.lam after shifting lam dual feasible.
+
+    The dual is max b.lam s.t. logsumexp_y (A^T lam)_{x,y} <= 0 for every x. Lowering
+    every lam_0(x_0, .) by the worst excess over the blocks of that x_0 restores
+    feasibility and lowers b.lam by exactly that shift times P(x_0).
+    """
+    _apply_at(lam, cell_rows, n, c_val)
+    _softmax(c_val, block_start, nb, pi, lse)
+    n0 = row0_start.shape[0] - 1
+    shift[:n0] = 0.0
+    for j in range(nb):
+        g = block_x0[j]
+        shift[g] = max(shift[g], lse[j])
+    value = 0.0
+    for r in range(m):
+        value += b[r] * lam[r]
+    for g in range(n0):
+        if shift[g] > 0.0:
+            for r in range(row0_start[g], row0_start[g + 1]):
+                value -= shift[g] * b[r]
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _assemble(
+    q: np.ndarray,
+    w: np.ndarray,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    nb: int,
+    m: int,
+    s_mat: np.ndarray,
+    rows: np.ndarray,
+    vals: np.ndarray,
+) -> None:
+    """Lower triangle of S = A (diag(q) + sum_x w_x q_x q_x^T) A^T, dense m x m.
+
+    In a block every kept row appears once per source (one cell per y), so A q_x is the
+    list (row, Q(x, y)) over the block's cells and sources.
+    """
+    k = cell_rows.shape[1]
+    for a in range(m):
+        for c in range(a + 1):
+            s_mat[a, c] = 0.0
+    for j in range(nb):
+        count = 0
+        for c in range(block_start[j], block_start[j + 1]):
+            qc = q[c]
+            for i in range(k):
+                ri = cell_rows[c, i]
+                if ri < 0:
+                    continue
+                rows[count] = ri
+                vals[count] = qc
+                count += 1
+                for i2 in range(k):
+                    r2 = cell_rows[c, i2]
+                    if 0 <= r2 <= ri:
+                        s_mat[ri, r2] += qc
+        wj = w[j]
+        for a in range(count):
+            ra = rows[a]
+            va = wj * vals[a]
+            for c in range(count):
+                rb = rows[c]
+                if rb <= ra:
+                    s_mat[ra, rb] += va * vals[c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky(s_mat: np.ndarray, low: np.ndarray, m: int) -> None:
+    """Lower Cholesky factor of the lower triangle of S, robust to interior-point cancellation.
+
+    A pivot that cancels to rounding noise is replaced by a huge number, which zeroes that
+    component of the step (S. J. Wright, "Modified Cholesky factorizations in
+    interior-point algorithms for linear programming", SIAM J. Optim. 9 (1999) 1159-1191).
+    """
+    for j in range(m):
+        d = s_mat[j, j]
+        for t in range(j):
+            d -= low[j, t] * low[j, t]
+        if not d > _PIVOT_FLOOR * s_mat[j, j]:  # also catches NaN
+            low[j, j] = _PIVOT_HUGE
+            for i in range(j + 1, m):
+                low[i, j] = 0.0
+            continue
+        d = math.sqrt(d)
+        low[j, j] = d
+        for i in range(j + 1, m):
+            acc = s_mat[i, j]
+            for t in range(j):
+                acc -= low[i, t] * low[j, t]
+            low[i, j] = acc / d
+
+
+@numba.njit(cache=True, nogil=True)
+def _chol_solve(low: np.ndarray, m: int, x: np.ndarray) -> None:
+    """x <- S^{-1} x in place with S = L L^T."""
+    for i in range(m):
+        acc = x[i]
+        for t in range(i):
+            acc -= low[i, t] * x[t]
+        x[i] = acc / low[i, i]
+    for i in range(m - 1, -1, -1):
+        x[i] /= low[i, i]
+        xi = x[i]
+        for t in range(i):
+            x[t] -= low[i, t] * xi
+
+
+@numba.njit(cache=True, nogil=True)
+def _max_step(v: np.ndarray, dv: np.ndarray, count: int) -> float:
+    alpha = 1.0
+    for c in range(count):
+        if dv[c] < 0.0:
+            alpha = min(alpha, -v[c] / dv[c])
+    return alpha
+
+
+@numba.njit(cache=True, nogil=True)
+def _merit(
+    lam: np.ndarray,
+    s: np.ndarray,
+    t: np.ndarray,
+    dlam: np.ndarray,
+    ds: np.ndarray,
+    dt: np.ndarray,
+    alpha_p: float,
+    alpha_d: float,
+    target: float,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    b: np.ndarray,
+    n: int,
+    m: int,
+    nb: int,
+    work: np.ndarray,
+) -> tuple[float, float, float]:
+    """||A q - b||^2 + ||lse + t||^2 + ||s t - target||^2 at a trial step.
+
+    Also returns max |A q - b| and the duality measure mu there. ``work`` has 5 rows of
+    scratch (lam, c, pi, q, A q) of the table's largest size.
+    """
+    lam_try = work[0]
+    c_val = work[1]
+    pi = work[2]
+    q = work[3]
+    r1 = work[4]
+    for r in range(m):
+        lam_try[r] = lam[r] + alpha_p * dlam[r]
+    _apply_at(lam_try, cell_rows, n, c_val)
+    total = 0.0
+    mu = 0.0
+    for j in range(nb):
+        lo = block_start[j]
+        hi = block_start[j + 1]
+        mx = -np.inf
+        for c in range(lo, hi):
+            mx = max(mx, c_val[c])
+        acc = 0.0
+        for c in range(lo, hi):
+            pi[c] = math.exp(c_val[c] - mx)
+            acc += pi[c]
+        lse = mx + math.log(acc)
+        s_try = s[j] + alpha_d * ds[j]
+        t_try = t[j] + alpha_p * dt[j]
+        mu += s_try * t_try
+        for c in range(lo, hi):
+            q[c] = s_try * pi[c] / acc
+        res2 = lse + t_try
+        res3 = s_try * t_try - target
+        total += res2 * res2 + res3 * res3
+    _apply_a(q, cell_rows, n, m, r1)
+    worst = 0.0
+    for r in range(m):
+        d = r1[r] - b[r]
+        total += d * d
+        worst = max(worst, abs(d))
+    return total, worst, mu / nb
+
+
+@numba.njit(cache=True, nogil=True)
+def _newton(
+    cell_rows: np.ndarray,
+    cell_full: np.ndarray,
+    block_start: np.ndarray,
+    block_x0: np.ndarray,
+    start_mass: np.ndarray,
+    b: np.ndarray,
+    row0_start: np.ndarray,
+    p_full: np.ndarray,
+    n: int,
+    m: int,
+    nb: int,
+    tol: float,
+    max_iter: int,
+    best_q: np.ndarray,
+    best: np.ndarray,
+    vec_n: np.ndarray,
+    vec_m: np.ndarray,
+    vec_b: np.ndarray,
+    s_mat: np.ndarray,
+    low: np.ndarray,
+    marg: np.ndarray,
+    work: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[int, int]:
+    """Primal-dual interior-point method on the dual of one table (Mehrotra predictor-corrector).
+
+    Unknowns: lam (one per kept row), slacks t_x = -lse_x and block masses s_x = Q(x), the
+    multipliers of the constraints (complementarity s_x t_x = mu); Q = s_x softmax(c_x).
+    The Newton system reduces to S = A (diag q + w q q^T) A^T. ``best`` holds the upper
+    and lower bounds on entry (from a feasible Q already in ``best_q``) and improves them.
+    Returns (iterations, status).
+    """
+    lam = vec_m[0]
+    dlam = vec_m[1]
+    r1 = vec_m[2]
+    rhs = vec_m[3]
+    c_val = vec_n[0]
+    pi = vec_n[1]
+    q = vec_n[2]
+    v_cells = vec_n[3]
+    g = vec_n[4]
+    qf = vec_n[5]
+    vals = vec_n[6]  # (row, value) list of A q_x, at most n_y * k long
+    lse = vec_b[0]
+    t = vec_b[1]
+    s = vec_b[2]
+    r2 = vec_b[3]
+    w = vec_b[4]
+    dt = vec_b[5]
+    ds = vec_b[6]
+    corr = vec_b[7]
+    hist = vec_b[8]
+    shift = vec_b[9]
+    lam[:m] = 0.0
+    for g0 in range(row0_start.shape[0] - 1):
+        mass = 0.0
+        for r in range(row0_start[g0], row0_start[g0 + 1]):
+            mass += b[r]
+        for r in range(row0_start[g0], row0_start[g0 + 1]):
+            lam[r] = math.log(b[r] / mass) - 1.0  # every lse <= -1: strictly feasible
+    _apply_at(lam, cell_rows, n, c_val)
+    _softmax(c_val, block_start, nb, pi, lse)
+    for j in range(nb):
+        t[j] = -lse[j]
+        # Half the product table's mass, half uniform: a block that the product table
+        # nearly empties would otherwise pin the masses' step length at zero.
+        s[j] = 0.5 / nb + 0.5 * start_mass[j]
+    hist[:_MEMORY] = -np.inf
+    balance = 0.0
+    tiny_steps = 0
+    status = 1
+    it = 0
+    for it in range(max_iter + 1):
+        _apply_at(lam, cell_rows, n, c_val)
+        _softmax(c_val, block_start, nb, pi, lse)
+        mu = 0.0
+        for j in range(nb):
+            for c in range(block_start[j], block_start[j + 1]):
+                q[c] = s[j] * pi[c]
+            r2[j] = lse[j] + t[j]
+            mu += s[j] * t[j]
+        mu /= nb
+        _apply_a(q, cell_rows, n, m, r1)
+        res1 = 0.0
+        for r in range(m):
+            r1[r] -= b[r]
+            res1 = max(res1, abs(r1[r]))
+        # Certify only when the duality measure says we are close: fitting costs sweeps.
+        if mu * nb <= _TRY_CERTIFY * tol or it == max_iter:
+            if _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL:
+                f_val = _objective(qf, block_start, nb)
+                if f_val < best[0]:
+                    best[0] = f_val
+                    best_q[:n] = qf[:n]
+            lower = _certify(
+                lam,
+                cell_rows,
+                block_start,
+                block_x0,
+                b,
+                row0_start,
+                n,
+                m,
+                nb,
+                c_val,
+                pi,
+                lse,
+                shift,
+            )
+            best[1] = max(best[1], lower)
+            if best[0] - best[1] <= tol:
+                status = 0
+                break
+        if it == max_iter:
+            break
+        if it == 0:
+            # Capped: a start that is already feasible (res1 = 0) must not forbid rounding.
+            balance = mu / max(res1, mu)
+        for j in range(nb):
+            w[j] = (1.0 - t[j]) / (s[j] * t[j])
+        _assemble(q, w, cell_rows, block_start, nb, m, s_mat, rows, vals)
+        _cholesky(s_mat, low, m)
+        sigma_mu = 0.0
+        alpha_p = 1.0
+        alpha_d = 1.0
+        corr[:nb] = 0.0
+        for phase in range(2):
+            if phase == 1:
+                mu_aff = 0.0
+                for j in range(nb):
+                    mu_aff += (s[j] + alpha_d * ds[j]) * (t[j] + alpha_p * dt[j])
+                mu_aff /= nb
+                sigma = min(1.0, (mu_aff / mu) ** 3)
+                sigma_mu = max(sigma * mu, _BALANCE * balance * res1)
+                for j in range(nb):
+                    corr[j] = ds[j] * dt[j]
+            for j in range(nb):
+                r3 = s[j] * t[j] + corr[j] - sigma_mu
+                beta = (-r3 + s[j] * r2[j]) / t[j]
+                for c in range(block_start[j], block_start[j + 1]):
+                    v_cells[c] = beta * pi[c]
+            _apply_a(v_cells, cell_rows, n, m, rhs)
+            for r in range(m):
+                dlam[r] = -r1[r] - rhs[r]
+            _chol_solve(low, m, dlam)
+            _apply_at(dlam, cell_rows, n, g)
+            for j in range(nb):
+                adot = 0.0
+                for c in range(block_start[j], block_start[j + 1]):
+                    adot += pi[c] * g[c]
+                dt[j] = -r2[j] - adot
+                r3 = s[j] * t[j] + corr[j] - sigma_mu
+                ds[j] = (-r3 - s[j] * dt[j]) / t[j]
+            alpha_p = _max_step(t, dt, nb)
+            alpha_d = _max_step(s, ds, nb)
+        finite = True
+        for r in range(m):
+            finite &= math.isfinite(dlam[r])
+        for j in range(nb):
+            finite &= math.isfinite(ds[j]) and math.isfinite(dt[j])
+        if not finite:
+            status = 2
+            break
+        alpha_p = min(1.0, 0.99 * alpha_p)
+        alpha_d = min(1.0, 0.99 * alpha_d)
+        # Globalise on the KKT residual: softmax is nonlinear, so a full step that the
+        # linear model calls feasible can leave A q far from b (then mu must not race ahead).
+        phi0 = 0.0  # the merit where we stand, from the residuals already at hand
+        for r in range(m):
+            phi0 += r1[r] * r1[r]
+        for j in range(nb):
+            r3 = s[j] * t[j] - sigma_mu
+            phi0 += r2[j] * r2[j] + r3 * r3
+        if it == 0:
+            # Let the first steps leave the (arbitrary) start boldly: the merit may rise up
+            # to 10x while the first value stays in the window.
+            hist[1:_MEMORY] = 10.0 * phi0
+        hist[it % _MEMORY] = phi0
+        phi_ref = -np.inf
+        for h in range(_MEMORY):
+            phi_ref = max(phi_ref, hist[h])
+        for _ls in range(40):
+            phi1, res_try, mu_try = _merit(
+                lam,
+                s,
+                t,
+                dlam,
+                ds,
+                dt,
+                alpha_p,
+                alpha_d,
+                sigma_mu,
+                cell_rows,
+                block_start,
+                b,
+                n,
+                m,
+                nb,
+                work,
+            )
+            # Infeasibility may not lag behind complementarity (Wright 1997, ch. 6): once
+            # mu is far below what A q - b justifies, the iterates stick to a wrong face.
+            if (
+                phi1 <= (1.0 - 1e-4 * min(alpha_p, alpha_d)) * phi_ref
+                and mu_try >= _BALANCE * balance * res_try
+            ):
+                break
+            alpha_p *= 0.5
+            alpha_d *= 0.5
+        # A run of tiny steps means rounding now dominates the Newton direction.
+        if alpha_p < _TINY_STEP:
+            tiny_steps += 1
+            if tiny_steps >= _STALL_STEPS:
+                status = 2
+                break
+        else:
+            tiny_steps = 0
+        for r in range(m):
+            lam[r] += alpha_p * dlam[r]
+        for j in range(nb):
+            t[j] += alpha_p * dt[j]
+            s[j] += alpha_d * ds[j]
+    if status == 2:
+        # A last try from where the run stopped: its bounds are as valid as any other.
+        if _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL:
+            f_val = _objective(qf, block_start, nb)
+            if f_val < best[0]:
+                best[0] = f_val
+                best_q[:n] = qf[:n]
+        lower = _certify(
+            lam, cell_rows, block_start, block_x0, b, row0_start, n, m, nb, c_val, pi, lse, shift
+        )
+        if math.isfinite(lower):
+            best[1] = max(best[1], lower)
+        if best[0] - best[1] <= tol:
+            status = 0
+    return it, status
+
+
+@numba.njit(cache=True, nogil=True)
+def _neg_xlogx(v: float) -> float:
+    return -v * math.log(v) if v > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve_tables(
+    tables: np.ndarray,
+    dims: np.ndarray,
+    tol: float,
+    max_iter: int,
+    q_out: np.ndarray,
+    f_out: np.ndarray,
+    lower_out: np.ndarray,
+    it_out: np.ndarray,
+    status_out: np.ndarray,
+    ent_out: np.ndarray,
+) -> None:
+    """Every table of the batch in turn, with workspaces allocated once for the largest size."""
+    n_tables, n_x, n_y = tables.shape
+    k = dims.shape[0]
+    n_full = 0
+    n0 = dims[0]
+    for i in range(k):
+        n_full += dims[i] * n_y
+    n_max = n_x * n_y
+    m_max = n_full
+    p_full = np.empty(n_full)
+    row_id = np.empty(n_full, dtype=np.int64)
+    cell_flat = np.empty(n_max, dtype=np.int64)
+    cell_rows = np.empty((n_max, k), dtype=np.int64)
+    cell_full = np.empty((n_max, k), dtype=np.int64)
+    block_start = np.empty(n_x + 1, dtype=np.int64)
+    block_x0 = np.empty(n_x, dtype=np.int64)
+    start_mass = np.empty(n_x)
+    b = np.empty(m_max)
+    row0_start = np.empty(n0 + 1, dtype=np.int64)
+    py = np.empty(n_y)
+    best_q = np.empty(n_max)
+    best = np.empty(2)
+    vec_n = np.empty((7, max(n_max, m_max)))
+    rows = np.empty(n_y * k, dtype=np.int64)
+    vec_m = np.empty((4, m_max))
+    vec_b = np.empty((10, max(n_x, n0, _MEMORY)))
+    s_mat = np.empty((m_max, m_max))
+    low = np.empty((m_max, m_max))
+    marg = np.empty(n_full)
+    work = np.empty((5, max(n_max, m_max)))
+    for tab in range(n_tables):
+        t2 = tables[tab]
+        n, m, nb, informative = _index(
+            t2,
+            dims,
+            p_full,
+            row_id,
+            cell_flat,
+            cell_rows,
+            cell_full,
+            block_start,
+            block_x0,
+            start_mass,
+            b,
+            row0_start,
+            py,
+        )
+        h_y = 0.0
+        for y in range(n_y):
+            h_y += _neg_xlogx(py[y])
+        h_x = 0.0
+        h_xy = 0.0
+        for x in range(n_x):
+            px = 0.0
+            for y in range(n_y):
+                px += t2[x, y]
+                h_xy += _neg_xlogx(t2[x, y])
+            h_x += _neg_xlogx(px)
+        ent_out[tab, 0] = h_y
+        ent_out[tab, 1] = h_x
+        ent_out[tab, 2] = h_xy
+        # P itself is feasible: f(P) bounds min f from above, and I_VK >= 0 gives
+        # f >= -H(Y) from below, so every table leaves with finite bounds.
+        for c in range(n):
+            best_q[c] = t2[cell_flat[c] // n_y, cell_flat[c] % n_y]
+        best[0] = h_x - h_xy
+        best[1] = -h_y
+        if informative < 2 or n == nb:
+            # Q = P is the only feasible Q, or every block holds one cell (f = 0 for all Q).
+            best[1] = best[0]
+            iterations = 0
+            status = 3 if informative < 2 else 0
+        else:
+            iterations, status = _newton(
+                cell_rows,
+                cell_full,
+                block_start,
+                block_x0,
+                start_mass,
+                b,
+                row0_start,
+                p_full,
+                n,
+                m,
+                nb,
+                tol,
+                max_iter,
+                best_q,
+                best,
+                vec_n,
+                vec_m,
+                vec_b,
+                s_mat,
+                low,
+                marg,
+                work,
+                rows,
+            )
+        q_row = q_out[tab]
+        for c in range(n):
+            q_row[cell_flat[c]] = best_q[c]
+        f_out[tab] = best[0]
+        # A lower bound above the upper one is rounding (both are valid bounds).
+        lower_out[tab] = min(best[1], best[0])
+        it_out[tab] = iterations
+        status_out[tab] = status

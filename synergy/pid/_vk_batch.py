@@ -22,7 +22,7 @@ _PIVOT_HUGE = 1e128
 _BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
 _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
-_TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
+_TRY_CERTIFY = 10.0  # fit and certify once mu * n_blocks is within this factor of tol
 _MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
 
 
@@ -79,7 +79,6 @@ def _index(
     cell_rows: np.ndarray,
     cell_full: np.ndarray,
     block_start: np.ndarray,
-    block_x0: np.ndarray,
     start_mass: np.ndarray,
     b: np.ndarray,
     row0_start: np.ndarray,
@@ -183,7 +182,6 @@ def _index(
             n += 1
         if n > start:
             block_start[nb] = start
-            block_x0[nb] = cell_full[start, 0] // n_y
             start_mass[nb] = mass
             nb += 1
     block_start[nb] = n
@@ -298,42 +296,142 @@ def _fit(
 
 
 @numba.njit(cache=True, nogil=True)
+def _shift_source(
+    i: int,
+    cell_full: np.ndarray,
+    block_start: np.ndarray,
+    nb: int,
+    n_y: int,
+    lse: np.ndarray,
+    u: np.ndarray,
+    p_src: np.ndarray,
+    apply: bool,
+) -> float:
+    """Shift every lam_i(x_i, .) down by the worst logsumexp over the blocks of that x_i.
+
+    Returns the cost in the dual objective, sum_{x_i} P(x_i) u(x_i) (negative where every
+    block of an x_i is slack: the shift then raises the bound). With ``apply`` the blocks'
+    logsumexps are updated: a uniform shift of a block's scores shifts its lse exactly.
+    """
+    u[:] = -np.inf
+    for j in range(nb):
+        key = cell_full[block_start[j], i] // n_y  # (source, symbol) index
+        u[key] = max(u[key], lse[j])
+    cost = 0.0
+    for key in range(u.shape[0]):
+        if u[key] > -np.inf:
+            cost += p_src[key] * u[key]
+    if apply:
+        for j in range(nb):
+            lse[j] -= u[cell_full[block_start[j], i] // n_y]
+    return cost
+
+
+@numba.njit(cache=True, nogil=True)
 def _certify(
     lam: np.ndarray,
-    cell_rows: np.ndarray,
+    row_id: np.ndarray,
+    cell_full: np.ndarray,
     block_start: np.ndarray,
-    block_x0: np.ndarray,
-    b: np.ndarray,
-    row0_start: np.ndarray,
+    p_full: np.ndarray,
     n: int,
-    m: int,
     nb: int,
+    n_y: int,
     c_val: np.ndarray,
-    pi: np.ndarray,
     lse: np.ndarray,
-    shift: np.ndarray,
+    u: np.ndarray,
+    p_src: np.ndarray,
 ) -> float:
-    """A lower bound on min f from any multipliers: b.lam after shifting lam dual feasible.
+    """A lower bound on min f from any multipliers: the dual objective after a feasible shift.
 
-    The dual is max b.lam s.t. logsumexp_y (A^T lam)_{x,y} <= 0 for every x. Lowering
-    every lam_0(x_0, .) by the worst excess over the blocks of that x_0 restores
-    feasibility and lowers b.lam by exactly that shift times P(x_0).
+    The dual (over every row (i, x_i, y), the dropped ones at lam = 0) is max sum P lam
+    s.t. logsumexp_y (A^T lam)_{x,y} <= 0 for every x. Lowering every lam_i(x_i, .) by
+    u(x_i) lowers the lse of each block x by sum_i u(x_i) and the objective by
+    sum_i sum_{x_i} P(x_i) u(x_i). Feasibility comes through the source where it costs
+    least; then each source in turn takes back the slack of its symbols (u <= 0), which
+    only raises the bound. A block with little mass that sits slightly outside no longer
+    costs the full mass of its x_0.
     """
-    _apply_at(lam, cell_rows, n, c_val)
-    _softmax(c_val, block_start, nb, pi, lse)
-    n0 = row0_start.shape[0] - 1
-    shift[:n0] = 0.0
-    for j in range(nb):
-        g = block_x0[j]
-        shift[g] = max(shift[g], lse[j])
+    k = cell_full.shape[1]
+    n_full = p_full.shape[0]
     value = 0.0
-    for r in range(m):
-        value += b[r] * lam[r]
-    for g in range(n0):
-        if shift[g] > 0.0:
-            for r in range(row0_start[g], row0_start[g + 1]):
-                value -= shift[g] * b[r]
+    for j in range(n_full):
+        r = row_id[j]
+        if r >= 0:
+            value += p_full[j] * lam[r]
+    for c in range(n):
+        acc = 0.0
+        for i in range(k):
+            r = row_id[cell_full[c, i]]
+            if r >= 0:
+                acc += lam[r]
+        c_val[c] = acc
+    for j in range(nb):
+        lo = block_start[j]
+        hi = block_start[j + 1]
+        mx = -np.inf
+        for c in range(lo, hi):
+            mx = max(mx, c_val[c])
+        acc = 0.0
+        for c in range(lo, hi):
+            acc += math.exp(c_val[c] - mx)
+        lse[j] = mx + math.log(acc)
+    for key in range(u.shape[0]):
+        acc = 0.0
+        for y in range(n_y):
+            acc += p_full[key * n_y + y]
+        p_src[key] = acc
+    cheapest = 0
+    least = np.inf
+    for i in range(k):
+        cost = 0.0
+        _shift_source(i, cell_full, block_start, nb, n_y, lse, u, p_src, False)
+        for key in range(u.shape[0]):
+            if u[key] > 0.0:
+                cost += p_src[key] * u[key]
+        if cost < least:
+            least = cost
+            cheapest = i
+    value -= _shift_source(cheapest, cell_full, block_start, nb, n_y, lse, u, p_src, True)
+    for _sweep in range(2):
+        for i in range(k):
+            value -= _shift_source(i, cell_full, block_start, nb, n_y, lse, u, p_src, True)
     return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _bounds(
+    q: np.ndarray,
+    lam: np.ndarray,
+    row_id: np.ndarray,
+    cell_full: np.ndarray,
+    block_start: np.ndarray,
+    p_full: np.ndarray,
+    n: int,
+    nb: int,
+    n_y: int,
+    marg: np.ndarray,
+    qf: np.ndarray,
+    c_val: np.ndarray,
+    lse: np.ndarray,
+    u: np.ndarray,
+    p_src: np.ndarray,
+    best_q: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    """Improve the bounds in ``best`` (upper, lower) from the iterate (q, lam).
+
+    Upper: f of q fitted to the marginals, only if the fit's residual is within _FIT_TOL.
+    Lower: :func:`_certify`. Uses (and overwrites) the c_val and lse buffers.
+    """
+    if _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL:
+        f_val = _objective(qf, block_start, nb)
+        if f_val < best[0]:
+            best[0] = f_val
+            best_q[:n] = qf[:n]
+    lower = _certify(lam, row_id, cell_full, block_start, p_full, n, nb, n_y, c_val, lse, u, p_src)
+    if math.isfinite(lower):
+        best[1] = max(best[1], lower)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -499,7 +597,7 @@ def _newton(
     cell_rows: np.ndarray,
     cell_full: np.ndarray,
     block_start: np.ndarray,
-    block_x0: np.ndarray,
+    row_id: np.ndarray,
     start_mass: np.ndarray,
     b: np.ndarray,
     row0_start: np.ndarray,
@@ -507,6 +605,7 @@ def _newton(
     n: int,
     m: int,
     nb: int,
+    n_y: int,
     tol: float,
     max_iter: int,
     best_q: np.ndarray,
@@ -519,6 +618,7 @@ def _newton(
     marg: np.ndarray,
     work: np.ndarray,
     rows: np.ndarray,
+    src: np.ndarray,
 ) -> tuple[int, int]:
     """Primal-dual interior-point method on the dual of one table (Mehrotra predictor-corrector).
 
@@ -548,7 +648,8 @@ def _newton(
     ds = vec_b[6]
     corr = vec_b[7]
     hist = vec_b[8]
-    shift = vec_b[9]
+    u = src[0]
+    p_src = src[1]
     lam[:m] = 0.0
     for g0 in range(row0_start.shape[0] - 1):
         mass = 0.0
@@ -585,27 +686,25 @@ def _newton(
             res1 = max(res1, abs(r1[r]))
         # Certify only when the duality measure says we are close: fitting costs sweeps.
         if mu * nb <= _TRY_CERTIFY * tol or it == max_iter:
-            if _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL:
-                f_val = _objective(qf, block_start, nb)
-                if f_val < best[0]:
-                    best[0] = f_val
-                    best_q[:n] = qf[:n]
-            lower = _certify(
+            _bounds(
+                q,
                 lam,
-                cell_rows,
+                row_id,
+                cell_full,
                 block_start,
-                block_x0,
-                b,
-                row0_start,
+                p_full,
                 n,
-                m,
                 nb,
+                n_y,
+                marg,
+                qf,
                 c_val,
-                pi,
                 lse,
-                shift,
+                u,
+                p_src,
+                best_q,
+                best,
             )
-            best[1] = max(best[1], lower)
             if best[0] - best[1] <= tol:
                 status = 0
                 break
@@ -720,16 +819,25 @@ def _newton(
             s[j] += alpha_d * ds[j]
     if status == 2:
         # A last try from where the run stopped: its bounds are as valid as any other.
-        if _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL:
-            f_val = _objective(qf, block_start, nb)
-            if f_val < best[0]:
-                best[0] = f_val
-                best_q[:n] = qf[:n]
-        lower = _certify(
-            lam, cell_rows, block_start, block_x0, b, row0_start, n, m, nb, c_val, pi, lse, shift
+        _bounds(
+            q,
+            lam,
+            row_id,
+            cell_full,
+            block_start,
+            p_full,
+            n,
+            nb,
+            n_y,
+            marg,
+            qf,
+            c_val,
+            lse,
+            u,
+            p_src,
+            best_q,
+            best,
         )
-        if math.isfinite(lower):
-            best[1] = max(best[1], lower)
         if best[0] - best[1] <= tol:
             status = 0
     return it, status
@@ -768,7 +876,6 @@ def _solve_tables(
     cell_rows = np.empty((n_max, k), dtype=np.int64)
     cell_full = np.empty((n_max, k), dtype=np.int64)
     block_start = np.empty(n_x + 1, dtype=np.int64)
-    block_x0 = np.empty(n_x, dtype=np.int64)
     start_mass = np.empty(n_x)
     b = np.empty(m_max)
     row0_start = np.empty(n0 + 1, dtype=np.int64)
@@ -778,7 +885,8 @@ def _solve_tables(
     vec_n = np.empty((7, max(n_max, m_max)))
     rows = np.empty(n_y * k, dtype=np.int64)
     vec_m = np.empty((4, m_max))
-    vec_b = np.empty((10, max(n_x, n0, _MEMORY)))
+    vec_b = np.empty((9, max(n_x, _MEMORY)))
+    src = np.empty((2, n_full // n_y))  # per (source, symbol): shift and P(x_i)
     s_mat = np.empty((m_max, m_max))
     low = np.empty((m_max, m_max))
     marg = np.empty(n_full)
@@ -794,7 +902,6 @@ def _solve_tables(
             cell_rows,
             cell_full,
             block_start,
-            block_x0,
             start_mass,
             b,
             row0_start,
@@ -830,7 +937,7 @@ def _solve_tables(
                 cell_rows,
                 cell_full,
                 block_start,
-                block_x0,
+                row_id,
                 start_mass,
                 b,
                 row0_start,
@@ -838,6 +945,7 @@ def _solve_tables(
                 n,
                 m,
                 nb,
+                n_y,
                 tol,
                 max_iter,
                 best_q,
@@ -850,6 +958,7 @@ def _solve_tables(
                 marg,
                 work,
                 rows,
+                src,
             )
         q_row = q_out[tab]
         for c in range(n):

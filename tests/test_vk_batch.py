@@ -323,3 +323,15 @@ def test_decompose_batch_equals_per_table(measure, shape, agree) -> None:  # typ
     total = sum(batched.atoms.values())
     np.testing.assert_allclose(total, batched.mutual_information, atol=1e-9, rtol=0)
     assert "batch of shape (2, 3)" in str(batched)
+
+
+def test_threaded_chunks_give_the_same_answers() -> None:
+    from synergy.pid import _vk_batch
+
+    tables = _tables("random", (2, 2, 2), 2 * _vk_batch._CHUNK + 5, seed=10)
+    whole = union_information(tables, batch_ndim=1)
+    # A batch below one chunk runs in the calling thread: each table's run is the same.
+    part = union_information(tables[-100:], batch_ndim=1)
+    np.testing.assert_array_equal(whole.value[-100:], part.value)
+    np.testing.assert_array_equal(whole.gap[-100:], part.gap)
+    np.testing.assert_array_equal(whole.q[-100:], part.q)

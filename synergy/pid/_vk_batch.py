@@ -6,6 +6,8 @@ Private to :mod:`synergy.pid.vk`. Every table keeps its own support, Newton run 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -24,6 +26,9 @@ _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
 _TRY_CERTIFY = 10.0  # fit and certify once mu * n_blocks is within this factor of tol
 _MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
+# Batches of at least two chunks run on a thread pool (the kernel releases the GIL), one
+# chunk of tables per task; below that, threads cost more than they save.
+_CHUNK = 2048
 
 
 class BatchAnswer:
@@ -62,11 +67,24 @@ def solve_batch(tables: np.ndarray, dims: np.ndarray, tol: float, max_iter: int)
     iterations = np.zeros(n_tables, dtype=np.int64)
     status = np.zeros(n_tables, dtype=np.int64)
     entropies = np.empty((n_tables, 3))
-    if n_tables:
+    outputs = (q, f, lower, iterations, status, entropies)
+    n_chunks = min(os.cpu_count() or 1, n_tables // _CHUNK)
+    if n_chunks <= 1:
+        if n_tables:
+            _solve_tables(tables, dims, float(tol), int(max_iter), *outputs)
+        return BatchAnswer(*outputs)
+    edges = np.linspace(0, n_tables, n_chunks + 1).astype(np.int64)
+
+    def run(chunk: int) -> None:
+        lo, hi = edges[chunk], edges[chunk + 1]
+        # Each task writes its own rows of the outputs (views): no two tasks share memory.
         _solve_tables(
-            tables, dims, float(tol), int(max_iter), q, f, lower, iterations, status, entropies
+            tables[lo:hi], dims, float(tol), int(max_iter), *(out[lo:hi] for out in outputs)
         )
-    return BatchAnswer(q, f, lower, iterations, status, entropies)
+
+    with ThreadPoolExecutor(max_workers=n_chunks) as pool:
+        list(pool.map(run, range(n_chunks)))
+    return BatchAnswer(*outputs)
 
 
 @numba.njit(cache=True, nogil=True)

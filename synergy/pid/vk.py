@@ -213,7 +213,8 @@ def union_information(
     batch_ndim : int, keyword-only
         Number of leading batch axes. With ``batch_ndim > 0`` the Newton solver runs over
         the whole batch in one compiled loop (every table with its own support and
-        certificate), and a table that does not certify is solved again alone.
+        certificate), and a table that does not certify is solved again alone. Batches of
+        4096 tables or more are split in chunks over a pool of ``os.cpu_count()`` threads.
     validate : bool, keyword-only
         Check ``p`` (finite, non-negative, sums to 1). Off for hot loops.
 

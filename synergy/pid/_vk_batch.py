@@ -436,13 +436,15 @@ def _bounds(
     p_src: np.ndarray,
     best_q: np.ndarray,
     best: np.ndarray,
-) -> None:
+) -> bool:
     """Improve the bounds in ``best`` (upper, lower) from the iterate (q, lam).
 
     Upper: f of q fitted to the marginals, only if the fit's residual is within _FIT_TOL.
-    Lower: :func:`_certify`. Uses (and overwrites) the c_val and lse buffers.
+    Lower: :func:`_certify`. Uses (and overwrites) the c_val and lse buffers. Returns
+    whether the fit passed (then ``qf`` holds the fitted q).
     """
-    if _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL:
+    fitted = _fit(q, cell_full, p_full, n, marg, qf) <= _FIT_TOL
+    if fitted:
         f_val = _objective(qf, block_start, nb)
         if f_val < best[0]:
             best[0] = f_val
@@ -450,6 +452,44 @@ def _bounds(
     lower = _certify(lam, row_id, cell_full, block_start, p_full, n, nb, n_y, c_val, lse, u, p_src)
     if math.isfinite(lower):
         best[1] = max(best[1], lower)
+    return fitted
+
+
+@numba.njit(cache=True, nogil=True)
+def _dual_from_primal(
+    qf: np.ndarray,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    n: int,
+    m: int,
+    nb: int,
+    zeros: np.ndarray,
+    target: np.ndarray,
+    s_mat: np.ndarray,
+    low: np.ndarray,
+    rows: np.ndarray,
+    vals: np.ndarray,
+    lam: np.ndarray,
+) -> None:
+    """Multipliers that reproduce a feasible Q: weighted least squares of A^T lam ~ log Q(y|x).
+
+    At the optimum A^T lam = log Q(y | x) on every cell of a block with mass. Fitting it
+    with weights Q (normal equations A diag(Q) A^T lam = A (Q log Q(y|x))) makes the
+    residual Q-orthogonal to the constants, so b.lam = f(Q) up to the fit's rounding and
+    the certificate's shift pays only for what the fit leaves over. Where rounding stalls
+    the Newton multipliers (tables whose entries span many orders of magnitude), a Q
+    fitted to the marginals still carries the dual information.
+    """
+    for j in range(nb):
+        mass = 0.0
+        for c in range(block_start[j], block_start[j + 1]):
+            mass += qf[c]
+        for c in range(block_start[j], block_start[j + 1]):
+            target[c] = qf[c] * math.log(qf[c] / mass) if qf[c] > 0.0 else 0.0
+    _assemble(qf, zeros, cell_rows, block_start, nb, m, s_mat, rows, vals)
+    _cholesky(s_mat, low, m)
+    _apply_a(target, cell_rows, n, m, lam)
+    _chol_solve(low, m, lam)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -637,6 +677,7 @@ def _newton(
     work: np.ndarray,
     rows: np.ndarray,
     src: np.ndarray,
+    uniform: bool,
 ) -> tuple[int, int]:
     """Primal-dual interior-point method on the dual of one table (Mehrotra predictor-corrector).
 
@@ -669,19 +710,24 @@ def _newton(
     u = src[0]
     p_src = src[1]
     lam[:m] = 0.0
+    widest = 0.0
+    for j in range(nb):
+        widest = max(widest, math.log(block_start[j + 1] - block_start[j]))
     for g0 in range(row0_start.shape[0] - 1):
         mass = 0.0
         for r in range(row0_start[g0], row0_start[g0 + 1]):
             mass += b[r]
         for r in range(row0_start[g0], row0_start[g0 + 1]):
-            lam[r] = math.log(b[r] / mass) - 1.0  # every lse <= -1: strictly feasible
+            # Every lse <= -1: strictly feasible. The uniform start takes another path to
+            # the optimum, for tables where rounding stalls the first one.
+            lam[r] = -(widest + 1.0) if uniform else math.log(b[r] / mass) - 1.0
     _apply_at(lam, cell_rows, n, c_val)
     _softmax(c_val, block_start, nb, pi, lse)
     for j in range(nb):
         t[j] = -lse[j]
         # Half the product table's mass, half uniform: a block that the product table
         # nearly empties would otherwise pin the masses' step length at zero.
-        s[j] = 0.5 / nb + 0.5 * start_mass[j]
+        s[j] = 1.0 / nb if uniform else 0.5 / nb + 0.5 * start_mass[j]
     hist[:_MEMORY] = -np.inf
     balance = 0.0
     tiny_steps = 0
@@ -704,7 +750,7 @@ def _newton(
             res1 = max(res1, abs(r1[r]))
         # Certify only when the duality measure says we are close: fitting costs sweeps.
         if mu * nb <= _TRY_CERTIFY * tol or it == max_iter:
-            _bounds(
+            fitted = _bounds(
                 q,
                 lam,
                 row_id,
@@ -723,6 +769,16 @@ def _newton(
                 best_q,
                 best,
             )
+            if fitted and best[0] - best[1] > tol:
+                w[:nb] = 0.0
+                _dual_from_primal(
+                    qf, cell_rows, block_start, n, m, nb, w, v_cells, s_mat, low, rows, vals, dlam
+                )
+                lower = _certify(
+                    dlam, row_id, cell_full, block_start, p_full, n, nb, n_y, c_val, lse, u, p_src
+                )
+                if math.isfinite(lower):
+                    best[1] = max(best[1], lower)
             if best[0] - best[1] <= tol:
                 status = 0
                 break
@@ -977,7 +1033,39 @@ def _solve_tables(
                 work,
                 rows,
                 src,
+                False,
             )
+            if status != 0:
+                # Once more from the uniform start; the bounds of both runs stand.
+                again, status = _newton(
+                    cell_rows,
+                    cell_full,
+                    block_start,
+                    row_id,
+                    start_mass,
+                    b,
+                    row0_start,
+                    p_full,
+                    n,
+                    m,
+                    nb,
+                    n_y,
+                    tol,
+                    max_iter,
+                    best_q,
+                    best,
+                    vec_n,
+                    vec_m,
+                    vec_b,
+                    s_mat,
+                    low,
+                    marg,
+                    work,
+                    rows,
+                    src,
+                    True,
+                )
+                iterations += again
         q_row = q_out[tab]
         for c in range(n):
             q_row[cell_flat[c]] = best_q[c]

@@ -609,14 +609,16 @@ def _merit(
 ) -> tuple[float, float, float]:
     """||A q - b||^2 + ||lse + t||^2 + ||s t - target||^2 at a trial step.
 
-    Also returns max |A q - b| and the duality measure mu there. ``work`` has 5 rows of
-    scratch (lam, c, pi, q, A q) of the table's largest size.
+    Also returns max |A q - b| and the duality measure mu there. ``work`` has 6 rows of
+    scratch (lam, c, pi, q, A q, lse) of the table's largest size; pi and lse stay there
+    for the next iteration when the step is taken.
     """
     lam_try = work[0]
     c_val = work[1]
     pi = work[2]
     q = work[3]
     r1 = work[4]
+    lse_out = work[5]
     for r in range(m):
         lam_try[r] = lam[r] + alpha_p * dlam[r]
     _apply_at(lam_try, cell_rows, n, c_val)
@@ -633,11 +635,13 @@ def _merit(
             pi[c] = math.exp(c_val[c] - mx)
             acc += pi[c]
         lse = mx + math.log(acc)
+        lse_out[j] = lse
         s_try = s[j] + alpha_d * ds[j]
         t_try = t[j] + alpha_p * dt[j]
         mu += s_try * t_try
         for c in range(lo, hi):
-            q[c] = s_try * pi[c] / acc
+            pi[c] /= acc
+            q[c] = s_try * pi[c]
         res2 = lse + t_try
         res3 = s_try * t_try - target
         total += res2 * res2 + res3 * res3
@@ -733,9 +737,14 @@ def _newton(
     tiny_steps = 0
     status = 1
     it = 0
+    reuse = False
     for it in range(max_iter + 1):
-        _apply_at(lam, cell_rows, n, c_val)
-        _softmax(c_val, block_start, nb, pi, lse)
+        if reuse:  # the line search's last trial is where we now stand
+            pi[:n] = work[2, :n]
+            lse[:nb] = work[5, :nb]
+        else:
+            _apply_at(lam, cell_rows, n, c_val)
+            _softmax(c_val, block_start, nb, pi, lse)
         mu = 0.0
         for j in range(nb):
             for c in range(block_start[j], block_start[j + 1]):
@@ -850,6 +859,7 @@ def _newton(
         phi_ref = -np.inf
         for h in range(_MEMORY):
             phi_ref = max(phi_ref, hist[h])
+        reuse = False
         for _ls in range(40):
             phi1, res_try, mu_try = _merit(
                 lam,
@@ -875,6 +885,7 @@ def _newton(
                 phi1 <= (1.0 - 1e-4 * min(alpha_p, alpha_d)) * phi_ref
                 and mu_try >= _BALANCE * balance * res_try
             ):
+                reuse = True
                 break
             alpha_p *= 0.5
             alpha_d *= 0.5
@@ -964,7 +975,7 @@ def _solve_tables(
     s_mat = np.empty((m_max, m_max))
     low = np.empty((m_max, m_max))
     marg = np.empty(n_full)
-    work = np.empty((5, max(n_max, m_max)))
+    work = np.empty((6, max(n_max, m_max)))
     for tab in range(n_tables):
         t2 = tables[tab]
         n, m, nb, informative = _index(

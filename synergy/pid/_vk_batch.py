@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-__all__ = ["STATUS", "BatchAnswer", "solve_batch"]
+__all__ = ["STATUS", "BatchAnswer", "bivariate_batch", "solve_batch"]
 
 #: Status codes of :func:`solve_batch`, in order; "closed-form" is optimal without a solver.
 STATUS = ("optimal", "iteration limit", "stalled", "closed-form")
@@ -245,8 +245,9 @@ def _softmax(
         for c in range(lo, hi):
             pi[c] = math.exp(c_val[c] - mx)
             acc += pi[c]
+        inv = 1.0 / acc
         for c in range(lo, hi):
-            pi[c] /= acc
+            pi[c] *= inv
         lse[j] = mx + math.log(acc)
 
 
@@ -545,36 +546,37 @@ def _cholesky(s_mat: np.ndarray, low: np.ndarray, m: int) -> None:
     A pivot that cancels to rounding noise is replaced by a huge number, which zeroes that
     component of the step (S. J. Wright, "Modified Cholesky factorizations in
     interior-point algorithms for linear programming", SIAM J. Optim. 9 (1999) 1159-1191).
+    The diagonal holds the reciprocals 1 / L_jj: the solves then multiply, not divide.
     """
     for j in range(m):
         d = s_mat[j, j]
         for t in range(j):
             d -= low[j, t] * low[j, t]
         if not d > _PIVOT_FLOOR * s_mat[j, j]:  # also catches NaN
-            low[j, j] = _PIVOT_HUGE
+            low[j, j] = 1.0 / _PIVOT_HUGE
             for i in range(j + 1, m):
                 low[i, j] = 0.0
             continue
-        d = math.sqrt(d)
-        low[j, j] = d
+        inv = 1.0 / math.sqrt(d)
+        low[j, j] = inv
         for i in range(j + 1, m):
             acc = s_mat[i, j]
             for t in range(j):
                 acc -= low[i, t] * low[j, t]
-            low[i, j] = acc / d
+            low[i, j] = acc * inv
 
 
 @numba.njit(cache=True, nogil=True)
 def _chol_solve(low: np.ndarray, m: int, x: np.ndarray) -> None:
-    """x <- S^{-1} x in place with S = L L^T."""
+    """x <- S^{-1} x in place with S = L L^T (``low`` from :func:`_cholesky`)."""
     for i in range(m):
         acc = x[i]
         for t in range(i):
             acc -= low[i, t] * x[t]
-        x[i] = acc / low[i, i]
+        x[i] = acc * low[i, i]
     for i in range(m - 1, -1, -1):
-        x[i] /= low[i, i]
-        xi = x[i]
+        xi = x[i] * low[i, i]
+        x[i] = xi
         for t in range(i):
             x[t] -= low[i, t] * xi
 
@@ -639,8 +641,9 @@ def _merit(
         s_try = s[j] + alpha_d * ds[j]
         t_try = t[j] + alpha_p * dt[j]
         mu += s_try * t_try
+        inv = 1.0 / acc
         for c in range(lo, hi):
-            pi[c] /= acc
+            pi[c] *= inv
             q[c] = s_try * pi[c]
         res2 = lse + t_try
         res3 = s_try * t_try - target
@@ -1085,3 +1088,69 @@ def _solve_tables(
         lower_out[tab] = min(best[1], best[0])
         it_out[tab] = iterations
         status_out[tab] = status
+
+
+@numba.njit(cache=True, nogil=True)
+def bivariate_batch(p: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """UI_1 = I_Q(Y; X1 | X2), UI_2 = I_Q(Y; X2 | X1), I_P(X1; Y) in nats, per table.
+
+    ``p`` and ``q`` have shape (n_tables, n_1, n_2, n_y); ``out`` (n_tables, 3). Entropies
+    of the marginals of Q (0 log 0 = 0), with one set of scratch arrays for the batch.
+    """
+    n_tables, n1, n2, ny = q.shape
+    q12 = np.empty((n1, n2))
+    q1y = np.empty((n1, ny))
+    q2y = np.empty((n2, ny))
+    p1y = np.empty((n1, ny))
+    for tab in range(n_tables):
+        q12[:] = 0.0
+        q1y[:] = 0.0
+        q2y[:] = 0.0
+        p1y[:] = 0.0
+        h_q = 0.0
+        for a in range(n1):
+            for c in range(n2):
+                for y in range(ny):
+                    v = q[tab, a, c, y]
+                    h_q += _neg_xlogx(v)
+                    q12[a, c] += v
+                    q1y[a, y] += v
+                    q2y[c, y] += v
+                    p1y[a, y] += p[tab, a, c, y]
+        h_q12 = 0.0
+        h_q1 = 0.0
+        h_q2 = 0.0
+        for a in range(n1):
+            row = 0.0
+            for c in range(n2):
+                h_q12 += _neg_xlogx(q12[a, c])
+                row += q12[a, c]
+            h_q1 += _neg_xlogx(row)
+        for c in range(n2):
+            col = 0.0
+            for a in range(n1):
+                col += q12[a, c]
+            h_q2 += _neg_xlogx(col)
+        h_q1y = 0.0
+        h_p1y = 0.0
+        h_p1 = 0.0
+        for a in range(n1):
+            row = 0.0
+            for y in range(ny):
+                h_q1y += _neg_xlogx(q1y[a, y])
+                h_p1y += _neg_xlogx(p1y[a, y])
+                row += p1y[a, y]
+            h_p1 += _neg_xlogx(row)
+        h_q2y = 0.0
+        for c in range(n2):
+            for y in range(ny):
+                h_q2y += _neg_xlogx(q2y[c, y])
+        h_py = 0.0
+        for y in range(ny):
+            col = 0.0
+            for a in range(n1):
+                col += p1y[a, y]
+            h_py += _neg_xlogx(col)
+        out[tab, 0] = h_q12 + h_q2y - h_q - h_q2
+        out[tab, 1] = h_q12 + h_q1y - h_q - h_q1
+        out[tab, 2] = h_p1 + h_py - h_p1y

@@ -25,7 +25,7 @@ from synergy._validate import (
     invalid,
     resolve_sources,
 )
-from synergy.pid._vk_batch import solve_batch
+from synergy.pid._vk_batch import bivariate_batch, solve_batch
 from synergy.pid._vk_solver import (
     Structure,
     bivariate_terms,
@@ -701,22 +701,6 @@ def _entropies(tables: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _bivariate_batch(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """UI_1, UI_2 and I_P(X_1; Y) in nats for tables of shape (n_tables, n_1, n_2, n_y)."""
-    from scipy.special import entr
-
-    def h(a: np.ndarray) -> np.ndarray:
-        return entr(a).sum(axis=tuple(range(1, a.ndim)))
-
-    q12 = q.sum(axis=3)
-    h_q, h_q12 = h(q), h(q12)
-    ui1 = h_q12 + h(q.sum(axis=1)) - h_q - h(q12.sum(axis=1))
-    ui2 = h_q12 + h(q.sum(axis=2)) - h_q - h(q12.sum(axis=2))
-    p1y = p.sum(axis=2)
-    mi1 = h(p1y.sum(axis=2)) + h(p1y.sum(axis=1)) - h(p1y)
-    return ui1, ui2, mi1
-
-
 def _union_information_batch(
     p: Any,
     sources: Any,
@@ -747,25 +731,29 @@ def _union_information_batch(
     two_d = merged.reshape(n_tables, math.prod(shape[:-1]), shape[-1])
     tol_nats = float(tol) * log_base
     dims = np.array(shape[:-1], dtype=np.int64)
-    h_y, h_x, h_xy = _entropies(two_d)
     batched = solver in ("auto", "newton") and int(dims.sum()) * shape[-1] <= _BATCH_MAX_ROWS
     if batched:
         answer = solve_batch(two_d, dims, tol_nats, int(max_iter))
         q, f, lower = answer.q, answer.f, answer.lower
         iterations = answer.iterations
+        h_y, h_x, h_xy = answer.entropies.T
         codes = answer.status
-        status: list[str] = [_BATCH_STATUS[c] for c in codes]
-        solvers: list[str] = ["closed-form" if c == 3 else "newton" for c in codes]
+        status_all = np.array(_BATCH_STATUS)[codes]
+        solver_all = np.where(codes == 3, "closed-form", "newton")
         again = np.flatnonzero((codes == 1) | (codes == 2))
     else:
         q = np.zeros((n_tables, two_d.shape[1] * shape[-1]))
         f = np.full(n_tables, np.inf)
         lower = np.full(n_tables, -np.inf)
         iterations = np.zeros(n_tables, dtype=np.int64)
-        status = ["not run"] * n_tables
-        solvers = [solver] * n_tables
+        h_y, h_x, h_xy = _entropies(two_d)
+        status_all = np.full(n_tables, "not run")
+        solver_all = np.full(n_tables, solver)
         again = np.arange(n_tables)
-    for i in again:
+    # Tables solved again alone: their words, set into the arrays once all are known.
+    status: dict[int, str] = {}
+    solvers: dict[int, str] = {}
+    for i in again.tolist():
         # One table alone, through the single-table path (and its fallback); its bounds
         # join the batch's own where its certificate holds (finite, non-negative gap).
         with warnings.catch_warnings():
@@ -794,7 +782,9 @@ def _union_information_batch(
         elif alone.status != "optimal":
             status[i] = str(alone.status)
         # else: the single-table run called a gap above tol optimal; the batch's word stands
-    still = sum(status[i] != "optimal" for i in again)
+    status_all = _with_words(status_all, status)
+    solver_all = _with_words(solver_all, solvers)
+    still = int(np.count_nonzero(status_all[again] != "optimal"))
     if batched and again.size:
         fallback = "the Newton solver, then cvxpy" if solver == "auto" else "the Newton solver"
         warnings.warn(
@@ -820,7 +810,9 @@ def _union_information_batch(
     unique: tuple[np.ndarray, ...] | None = None
     shared: np.ndarray | None = None
     if len(shape) == 3:
-        ui1, ui2, mi1 = _bivariate_batch(merged, q.reshape(n_tables, *shape))
+        terms = np.empty((n_tables, 3))
+        bivariate_batch(merged, q.reshape(n_tables, *shape), terms)
+        ui1, ui2, mi1 = terms.T
         unique = (
             (ui1 / log_base).reshape(batch_shape),
             (ui2 / log_base).reshape(batch_shape),
@@ -833,12 +825,23 @@ def _union_information_batch(
         q=q_out,
         unique=unique,
         shared=shared,
-        status=np.array(status, dtype=str).reshape(batch_shape),
+        status=status_all.reshape(batch_shape),
         gap=((f - lower) / log_base).reshape(batch_shape),
         iterations=iterations.reshape(batch_shape),
-        solver=np.array(solvers, dtype=str).reshape(batch_shape),
+        solver=solver_all.reshape(batch_shape),
         base=float(base),
     )
+
+
+def _with_words(words: np.ndarray, changes: dict[int, str]) -> np.ndarray:
+    """``words`` (an array of str) with the entries of ``changes`` set, widened to fit them."""
+    if not changes:
+        return words
+    width = max(words.dtype.itemsize // 4, *(len(w) for w in changes.values()))
+    out = words.astype(f"<U{width}")
+    for i, w in changes.items():
+        out[i] = w
+    return out
 
 
 def _batch_table(p: Any, batch_ndim: int, validate: bool) -> np.ndarray:

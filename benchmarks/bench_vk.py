@@ -259,6 +259,41 @@ def _batched(tables: np.ndarray) -> Any:
         return union_information(tables, batch_ndim=1)
 
 
+def _machine_line() -> str:
+    """CPU, cores, Python and the versions that the batch section's numbers depend on."""
+    import platform
+    from importlib import metadata
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for name in ("numpy", "numba", "scipy", "cvxpy", "clarabel", "ecos", "dit"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    return (
+        f"Machine: {cpu}, {os.cpu_count()} logical cores; Python {platform.python_version()};"
+        f" {', '.join(versions)}; OPENBLAS_NUM_THREADS="
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}."
+    )
+
+
+def _goal_line(cpu: float) -> str:
+    """The issue's goal against this run's CPU time per 2x2x2 table (seconds)."""
+    target = BROJA_2PID_MS * 1e-3 / 50
+    verdict = "met" if cpu <= target else "not met"
+    return (
+        f"Goal (issue 15): at least 50x faster per 2x2x2 table than BROJA_2PID, i.e. at most"
+        f" {1e6 * target:.1f} us per table: {verdict} in this run, {1e6 * cpu:.3g} us of CPU"
+        f" per table ({BROJA_2PID_MS * 1e-3 / cpu:.0f}x)."
+    )
+
+
 def _clocked(fn: Callable[[], Any], count: int) -> tuple[float, float, Any]:
     """(wall, CPU) seconds per table of one call that handles ``count`` tables, and its value.
 
@@ -382,6 +417,9 @@ def batch_section(quick: bool = False) -> str:
             f" {broja if row['n'] == 2 and row['alpha'] == 1 else '-'} | {row['diff']:.1e} |"
             f" {diff(row, 'clarabel-diff')} | {diff(row, 'dit-cone-diff')} |"
         )
+    goal = next((r for r in rows if r["n"] == 2 and r["alpha"] == 1), None)
+    if goal is not None:
+        lines += ["", _goal_line(goal["cpu"])]
     lines += [
         "",
         "BROJA_2PID is not installable here: its column divides the issue's measurement on this"
@@ -400,6 +438,8 @@ def batch_section(quick: bool = False) -> str:
             else ""
         ),
         "",
+        _machine_line(),
+        "",
         "Command: `python benchmarks/bench_vk.py --batch" + (" --quick" if quick else "") + "`",
         "",
     ]
@@ -411,7 +451,13 @@ def _splice(path: Path, section: str) -> None:
     text = path.read_text() if path.exists() else ""
     start = text.find(BATCH_HEADING)
     if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + section)
+        # First time: right after the single-table S_VK section, else at the end.
+        anchor = text.find("## S_VK / union information")
+        after = text.find("\n## ", anchor + 1) if anchor >= 0 else -1
+        if after < 0:
+            path.write_text(text.rstrip("\n") + "\n\n" + section)
+        else:
+            path.write_text(text[: after + 1] + section + "\n" + text[after + 1 :])
         return
     end = text.find("\n## ", start + len(BATCH_HEADING))
     path.write_text(text[:start] + section + ("" if end < 0 else text[end + 1 :]))

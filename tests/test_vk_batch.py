@@ -353,3 +353,18 @@ def test_optimal_means_gap_within_tol_on_hard_tables() -> None:
     optimal = got.status == "optimal"
     assert optimal.mean() > 0.95
     assert np.all(got.gap[optimal] <= 1e-10)
+
+
+def test_one_informative_source_is_closed_form() -> None:
+    # X2 takes one value: Q = P is the only feasible Q, so I_VK = I(X; Y) and S_VK = 0
+    # (the single-table path says "closed-form" too).
+    tables = _tables("random", (3, 1, 2), 4, seed=11)
+    got = union_information(tables, batch_ndim=1)
+    assert list(got.solver) == ["closed-form"] * 4
+    assert list(got.status) == ["optimal"] * 4
+    np.testing.assert_allclose(got.synergy, 0.0, atol=1e-15, rtol=0)
+    for i, t in enumerate(tables):
+        alone = union_information(t)
+        assert alone.solver == "closed-form"
+        assert abs(got.value[i] - alone.value) <= 1e-13
+    np.testing.assert_array_equal(got.q, tables)

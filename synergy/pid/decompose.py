@@ -6,7 +6,7 @@ I_min (any lattice up to 4 sources), I_max and BROJA/VK (two sources) all return
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,20 +35,45 @@ _FUNC = "decompose"
 Groups = tuple[tuple[int, ...], ...]
 
 
+@overload
+def decompose(
+    p: ArrayLike,
+    measure: str,
+    sources: object = ...,
+    *,
+    base: float = ...,
+    batch_ndim: Literal[0] = ...,
+    solver: str | None = ...,
+) -> PIDResult[float]: ...
+
+
+@overload
+def decompose(
+    p: ArrayLike,
+    measure: str,
+    sources: object = ...,
+    *,
+    base: float = ...,
+    batch_ndim: int,
+    solver: str | None = ...,
+) -> PIDResult[float] | PIDResult[np.ndarray]: ...
+
+
 def decompose(
     p: ArrayLike,
     measure: str,
     sources: object = None,
     *,
     base: float = 2,
+    batch_ndim: int = 0,
     solver: str | None = None,
-) -> PIDResult:
+) -> PIDResult[float] | PIDResult[np.ndarray]:
     """Partial information decomposition of I(X; Y) into redundant, unique and synergistic atoms.
 
     Parameters
     ----------
-    p : array_like of shape (n_1, ..., n_k, n_y)
-        One joint probability table, target last.
+    p : array_like of shape (*batch, n_1, ..., n_k, n_y)
+        Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
     measure : {"imin", "imax", "broja", "vk"}
         "imin": the Williams-Beer lattice with I_min as redundancy, for 2, 3 or 4 sources.
         "imax": two sources; the decomposition I_max induces as a union information.
@@ -59,6 +84,10 @@ def decompose(
         Default: each axis but the last on its own. Axes in no group are summed out.
     base : float, keyword-only
         Logarithm base (2: bits).
+    batch_ndim : int, keyword-only
+        Number of leading batch axes. With ``batch_ndim > 0`` every value of the result
+        is an ndarray of the batch shape; "broja"/"vk" solve the whole batch in one call
+        (see :func:`synergy.pid.union_information`).
     solver : str, optional, keyword-only
         Passed to :func:`synergy.pid.union_information` for "broja"/"vk" (default
         "auto"); closed-form measures take none.
@@ -69,7 +98,7 @@ def decompose(
         ``synergy``, ``redundancy``, ``unique`` (one per source), every ``atom`` keyed by
         antichain, ``redundancies``, ``mutual_information`` and the solver's ``status``,
         ``gap`` and ``iterations`` ("exact", None, None for closed forms); values in units
-        of ``base``.
+        of ``base``; ndarrays of the batch shape for ``batch_ndim > 0``.
 
     Raises
     ------
@@ -125,8 +154,8 @@ def decompose(
             f"None for the closed-form measure {measure!r} (solvers are for 'broja'/'vk')",
             repr(solver),
         )
-    table, groups, log2_base, _ = prepare(
-        p, sources, func=_FUNC, base=base, batch_ndim=0, validate=True, min_sources=2
+    table, groups, log2_base, batch_ndim = prepare(
+        p, sources, func=_FUNC, base=base, batch_ndim=batch_ndim, validate=True, min_sources=2
     )
     most = MAX_SOURCES if measure == "imin" else 2
     if len(groups) > most:
@@ -137,27 +166,40 @@ def decompose(
         )
         raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
     if measure == "imin":
-        return _imin(table, groups, log2_base, base)
+        return _imin(table, groups, log2_base, base, batch_ndim)
     if measure == "imax":
-        return _imax(table, groups, log2_base, base)
-    return _broja(table, groups, log2_base, base, "auto" if solver is None else solver)
+        return _imax(table, groups, log2_base, base, batch_ndim)
+    chosen = "auto" if solver is None else solver
+    if batch_ndim:
+        return _broja_batch(table, groups, log2_base, base, chosen, batch_ndim)
+    return _broja(table, groups, log2_base, base, chosen)
 
 
 def _result(
     lattice: RedundancyLattice,
     atoms: np.ndarray,
-    mutual_information: float,
+    mutual_information: Any,
     *,
     measure: str,
     base: float,
     groups: tuple[tuple[int, ...], ...],
-    status: str = "exact",
-    gap: float | None = None,
-    iterations: int | None = None,
-) -> PIDResult:
+    status: Any = "exact",
+    gap: Any = None,
+    iterations: Any = None,
+) -> PIDResult[Any]:
+    """The result of one table (``atoms`` of shape (N,)) or of a batch (shape (*batch, N))."""
     cumulative = lattice.cumulate(atoms)
-    atom_map = {node: float(v) for node, v in zip(lattice.nodes, atoms, strict=True)}
-    red_map = {node: float(v) for node, v in zip(lattice.nodes, cumulative, strict=True)}
+    batch_shape = tuple(atoms.shape[:-1])
+    if batch_shape:
+        atom_map: dict[Any, Any] = {node: atoms[..., j] for j, node in enumerate(lattice.nodes)}
+        red_map: dict[Any, Any] = {
+            node: cumulative[..., j] for j, node in enumerate(lattice.nodes)
+        }
+        whole: Any = np.asarray(mutual_information, dtype=np.float64)
+    else:
+        atom_map = {node: float(v) for node, v in zip(lattice.nodes, atoms, strict=True)}
+        red_map = {node: float(v) for node, v in zip(lattice.nodes, cumulative, strict=True)}
+        whole = float(mutual_information)
     n = lattice.n_sources
     return PIDResult(
         synergy=atom_map[lattice.top],
@@ -165,58 +207,64 @@ def _result(
         unique=tuple(atom_map[((i,),)] for i in range(n)),
         atoms=MappingProxyType(atom_map),
         redundancies=MappingProxyType(red_map),
-        mutual_information=float(mutual_information),
+        mutual_information=whole,
         measure=measure,
         base=float(base),
         status=status,
         gap=gap,
         iterations=iterations,
         sources=groups,
+        batch_shape=batch_shape,
     )
 
 
-def _imin(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> PIDResult:
+def _imin(
+    table: np.ndarray, groups: Groups, log2_base: float, base: float, batch_ndim: int = 0
+) -> PIDResult[Any]:
     lattice = redundancy_lattice(len(groups))
-    redundancies = imin_redundancies(table, groups, lattice) / log2_base
-    whole = float(mutual_informations(table, 0, (union(groups),))[0]) / log2_base
+    redundancies = imin_redundancies(table, groups, lattice, batch_ndim=batch_ndim) / log2_base
+    whole = mutual_informations(table, batch_ndim, (union(groups),))[0] / log2_base
     return _result(
         lattice, lattice.atoms(redundancies), whole, measure="imin", base=base, groups=groups
     )
 
 
-def _single_informations(table: np.ndarray, groups: Groups) -> np.ndarray:
-    """I(X_i; Y) in bits per source, as the p(y)-mean of the specific information."""
-    spec = specific_informations(table, 0, groups)
-    return spec @ target_marginal(table, 0)
+def _single_informations(table: np.ndarray, groups: Groups, batch_ndim: int = 0) -> np.ndarray:
+    """I(X_i; Y) in bits per source (last axis), as the p(y)-mean of the specific information."""
+    spec = specific_informations(table, batch_ndim, groups)
+    return np.einsum("...sy,...y->...s", spec, target_marginal(table, batch_ndim))
 
 
-def _imax(table: np.ndarray, groups: Groups, log2_base: float, base: float) -> PIDResult:
+def _imax(
+    table: np.ndarray, groups: Groups, log2_base: float, base: float, batch_ndim: int = 0
+) -> PIDResult[Any]:
     lattice = redundancy_lattice(2)
-    single = _single_informations(table, groups) / log2_base
-    i_cup = float(i_max_bits(table, 0, groups)) / log2_base
-    whole = float(mutual_informations(table, 0, (union(groups),))[0]) / log2_base
-    shared = single[0] + single[1] - i_cup
+    single = _single_informations(table, groups, batch_ndim) / log2_base
+    i_cup = i_max_bits(table, batch_ndim, groups) / log2_base
+    whole = mutual_informations(table, batch_ndim, (union(groups),))[0] / log2_base
+    shared = single[..., 0] + single[..., 1] - i_cup
     atoms = _two_source_atoms(
-        lattice, shared, single[0] - shared, single[1] - shared, whole - i_cup
+        lattice, shared, single[..., 0] - shared, single[..., 1] - shared, whole - i_cup
     )
     return _result(lattice, atoms, whole, measure="imax", base=base, groups=groups)
 
 
 def _two_source_atoms(
-    lattice: RedundancyLattice, shared: float, unique_1: float, unique_2: float, synergy: float
+    lattice: RedundancyLattice, shared: Any, unique_1: Any, unique_2: Any, synergy: Any
 ) -> np.ndarray:
+    """Atoms in lattice order on the last axis, from floats or arrays of the batch shape."""
     values = {
         ((0,), (1,)): shared,
         ((0,),): unique_1,
         ((1,),): unique_2,
         ((0, 1),): synergy,
     }
-    return np.array([values[node] for node in lattice.nodes])
+    return np.stack([np.asarray(values[node], dtype=np.float64) for node in lattice.nodes], -1)
 
 
 def _broja(
     table: np.ndarray, groups: Groups, log2_base: float, base: float, solver: str
-) -> PIDResult:
+) -> PIDResult[Any]:
     # Imported here so that the closed-form measures never load the solver module (and its
     # numba kernels) just to be imported.
     from synergy.pid.vk import union_information
@@ -246,6 +294,32 @@ def _broja(
         status=str(optimum.status),
         gap=None if optimum.gap is None else float(optimum.gap),
         iterations=None if optimum.iterations is None else int(optimum.iterations),
+    )
+
+
+def _broja_batch(
+    table: np.ndarray, groups: Groups, log2_base: float, base: float, solver: str, batch_ndim: int
+) -> PIDResult[Any]:
+    """BROJA atoms of every table of a batch, from one batched union-information call."""
+    from synergy.pid.vk import union_information
+
+    lattice = redundancy_lattice(2)
+    optimum: Any = union_information(
+        table, list(groups), base=base, solver=solver, batch_ndim=batch_ndim, validate=False
+    )
+    ui_1, ui_2 = optimum.unique
+    single = _single_informations(table, groups, batch_ndim) / log2_base
+    atoms = _two_source_atoms(lattice, single[..., 0] - ui_1, ui_1, ui_2, optimum.synergy)
+    return _result(
+        lattice,
+        atoms,
+        optimum.mutual_information,
+        measure="broja",
+        base=base,
+        groups=groups,
+        status=optimum.status,
+        gap=optimum.gap,
+        iterations=optimum.iterations,
     )
 
 

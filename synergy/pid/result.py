@@ -8,8 +8,14 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
 
 from synergy.pid.lattice import Antichain
+
+#: The type of every value: float for one table, ndarray of the batch shape for a batch.
+V = TypeVar("V")
 
 __all__ = ["PIDResult", "format_antichain"]
 
@@ -20,8 +26,12 @@ def format_antichain(node: Antichain) -> str:
 
 
 @dataclass(frozen=True)
-class PIDResult:
+class PIDResult(Generic[V]):
     """A partial information decomposition of I(X; Y) over sources X_1, ..., X_n.
+
+    For a batch (``decompose(..., batch_ndim > 0)``) every value below is an ndarray of the
+    batch shape instead of a float, and so are a solver's ``status``, ``gap`` and
+    ``iterations``.
 
     Attributes
     ----------
@@ -50,20 +60,23 @@ class PIDResult:
         Solver iterations; None for closed forms.
     sources : tuple of tuple of int
         The table axes of each source, as resolved.
+    batch_shape : tuple of int
+        The shape of the batch; () for one table.
     """
 
-    synergy: float
-    redundancy: float
-    unique: tuple[float, ...]
-    atoms: Mapping[Antichain, float]
-    redundancies: Mapping[Antichain, float]
-    mutual_information: float
+    synergy: V
+    redundancy: V
+    unique: tuple[V, ...]
+    atoms: Mapping[Antichain, V]
+    redundancies: Mapping[Antichain, V]
+    mutual_information: V
     measure: str
     base: float
-    status: str = "exact"
-    gap: float | None = None
-    iterations: int | None = None
+    status: str | np.ndarray = "exact"
+    gap: V | None = None
+    iterations: int | np.ndarray | None = None
     sources: tuple[tuple[int, ...], ...] = ()
+    batch_shape: tuple[int, ...] = ()
 
     def _unit(self) -> str:
         return {2.0: "bits", 2.718281828459045: "nats", 10.0: "dits"}.get(
@@ -85,6 +98,11 @@ class PIDResult:
         return ", ".join(parts)
 
     def __str__(self) -> str:
+        if self.batch_shape:
+            return (
+                f"PID ({self.measure}, {len(self.unique)} sources, {self._unit()}) of a batch "
+                f"of shape {self.batch_shape}: index a field (e.g. `synergy[i]`) for one table"
+            )
         header = ("node", "I_cap", "atom")
         rows = self._rows()
         widths = [max(len(r[c]) for r in [header, *rows]) for c in range(3)]
@@ -100,6 +118,8 @@ class PIDResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        if self.batch_shape:
+            return f"<p>{html.escape(str(self))}</p>"
         body = "".join(
             f"<tr><td>{html.escape(a)}</td><td style='text-align:right'>{b}</td>"
             f"<td style='text-align:right'>{c}</td></tr>"

@@ -9,20 +9,23 @@ import math
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
 from synergy._validate import (
+    InvalidDistributionError,
     InvalidParameterError,
     InvalidTypeError,
     SynergyConvergenceWarning,
     as_table,
     check_base,
+    check_batch_ndim,
     describe,
     invalid,
     resolve_sources,
 )
+from synergy.pid._vk_batch import bivariate_batch, solve_batch
 from synergy.pid._vk_solver import (
     Structure,
     bivariate_terms,
@@ -34,7 +37,7 @@ from synergy.pid._vk_solver import (
     table_entropies,
 )
 
-__all__ = ["UnionInformation", "s_vk", "union_information"]
+__all__ = ["UnionInformation", "UnionInformationBatch", "s_vk", "union_information"]
 
 _FUNC = "union_information"
 _SOLVERS = ("auto", "dedicated", "newton", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos", "cvxpy-scs")
@@ -146,6 +149,34 @@ def _check_options(solver: Any, tol: Any, max_iter: Any) -> str:
     return "newton" if solver == "dedicated" else solver
 
 
+@overload
+def union_information(
+    p: Any,
+    sources: Any = ...,
+    *,
+    base: float = ...,
+    solver: str = ...,
+    tol: float = ...,
+    max_iter: int = ...,
+    batch_ndim: Literal[0] = ...,
+    validate: bool = ...,
+) -> UnionInformation: ...
+
+
+@overload
+def union_information(
+    p: Any,
+    sources: Any = ...,
+    *,
+    base: float = ...,
+    solver: str = ...,
+    tol: float = ...,
+    max_iter: int = ...,
+    batch_ndim: int,
+    validate: bool = ...,
+) -> UnionInformation | UnionInformationBatch: ...
+
+
 def union_information(
     p: Any,
     sources: Any = None,
@@ -154,14 +185,15 @@ def union_information(
     solver: str = "auto",
     tol: float = _DEFAULT_TOL,
     max_iter: int = _DEFAULT_MAX_ITER,
+    batch_ndim: int = 0,
     validate: bool = True,
-) -> UnionInformation:
+) -> UnionInformation | UnionInformationBatch:
     """Union information I_VK and synergy S_VK of sources about the last axis.
 
     Parameters
     ----------
-    p : array_like of shape (n_1, ..., n_d, n_y)
-        Joint probability table, target last.
+    p : array_like of shape (*batch, n_1, ..., n_d, n_y)
+        Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         At least two disjoint source groups of axes (a group acts as one variable). Default:
         each axis but the last on its own. Axes in no group are marginalised out.
@@ -178,14 +210,20 @@ def union_information(
         matching tight tolerances).
     max_iter : int, keyword-only
         Newton iteration limit (and the conic solvers' iteration limit).
+    batch_ndim : int, keyword-only
+        Number of leading batch axes. With ``batch_ndim > 0`` the Newton solver runs over
+        the whole batch in one compiled loop (every table with its own support and
+        certificate), and a table that does not certify is solved again alone. Batches of
+        4096 tables or more are split in chunks over a pool of ``os.cpu_count()`` threads.
     validate : bool, keyword-only
         Check ``p`` (finite, non-negative, sums to 1). Off for hot loops.
 
     Returns
     -------
-    UnionInformation
+    UnionInformation or UnionInformationBatch
         ``value`` (I_VK), ``synergy`` (S_VK), ``mutual_information``, the optimal ``q``, the
-        two-source ``unique`` and ``shared`` informations, ``gap``, ``status``, ``solver``.
+        two-source ``unique`` and ``shared`` informations, ``gap``, ``status``, ``solver``;
+        for ``batch_ndim > 0`` a :class:`UnionInformationBatch` of arrays of the batch shape.
 
     Raises
     ------
@@ -200,7 +238,8 @@ def union_information(
     Warns
     -----
     SynergyConvergenceWarning
-        When the solver stops before the gap meets ``tol``.
+        When the solver stops before the gap meets ``tol``; for a batch, once, with the
+        number of tables solved again alone and of those still short of ``tol``.
 
     Notes
     -----
@@ -235,6 +274,10 @@ def union_information(
     >>> round(union_information(xor).synergy, 9)
     1.0
     """
+    if check_batch_ndim(batch_ndim, _FUNC) > 0:
+        return _union_information_batch(
+            p, sources, base, solver, tol, max_iter, int(batch_ndim), validate
+        )
     log_base = check_base(base, _FUNC)
     solver = _check_options(solver, tol, max_iter)
     t = as_table(p, func=_FUNC, validate=validate, min_table_ndim=2)
@@ -333,14 +376,39 @@ def _best_of(first: _Raw, second: _Raw, tol_nats: float) -> _Raw:
     return _Raw(best.q_cells, best.f, gap, status, best.iterations, best.solver)
 
 
+@overload
+def s_vk(
+    p: Any,
+    sources: Any = ...,
+    *,
+    base: float = ...,
+    solver: str = ...,
+    batch_ndim: Literal[0] = ...,
+    validate: bool = ...,
+) -> float: ...
+
+
+@overload
+def s_vk(
+    p: Any,
+    sources: Any = ...,
+    *,
+    base: float = ...,
+    solver: str = ...,
+    batch_ndim: int,
+    validate: bool = ...,
+) -> float | np.ndarray: ...
+
+
 def s_vk(
     p: Any,
     sources: Any = None,
     *,
     base: float = 2,
     solver: str = "auto",
+    batch_ndim: int = 0,
     validate: bool = True,
-) -> float:
+) -> float | np.ndarray:
     """Synergy S_VK = I(X; Y) - I_VK({X_i}; Y), in the unit of ``base``.
 
     A shortcut for ``union_information(p, sources, ...).synergy``; see
@@ -348,8 +416,8 @@ def s_vk(
 
     Parameters
     ----------
-    p : array_like of shape (n_1, ..., n_k, n_y)
-        Joint probability table, target last.
+    p : array_like of shape (*batch, n_1, ..., n_k, n_y)
+        Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups X_i as table axes (at least two); a group of several axes acts as
         one variable. Default: each axis but the last on its own.
@@ -359,12 +427,14 @@ def s_vk(
         As in :func:`union_information`: "auto" (the dedicated solver, falling back to
         cvxpy with a warning), "dedicated", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos" or
         "cvxpy-scs".
+    batch_ndim : int, keyword-only
+        Number of leading batch axes (see :func:`union_information`).
     validate : bool, keyword-only
         Check that ``p`` is a probability table (turn off in hot loops).
 
     Returns
     -------
-    float
+    float or ndarray of shape batch
         S_VK in the unit of ``base``, between max(0, WMS) and S_max up to the solver's
         certified gap.
 
@@ -374,7 +444,9 @@ def s_vk(
     >>> abs(round(s_vk(rdn), 9))
     0.0
     """
-    return union_information(p, sources, base=base, solver=solver, validate=validate).synergy
+    return union_information(
+        p, sources, base=base, solver=solver, batch_ndim=batch_ndim, validate=validate
+    ).synergy
 
 
 @dataclass(frozen=True)
@@ -540,3 +612,253 @@ def _solve_cvxpy(s: Structure, solver: str, tol_nats: float, max_iter: int) -> _
     stats = problem.solver_stats
     iterations = int(stats.num_iters) if stats is not None and stats.num_iters is not None else 0
     return _Raw(q, f_val, gap, status, iterations, label)
+
+
+# ----------------------------------------------------------------------------- batches
+
+# Tables with more constraint rows than this go one by one through the single-table path:
+# the batched kernel factors a dense Newton system per iteration, built for small tables.
+_BATCH_MAX_ROWS = 256
+_BATCH_STATUS = ("optimal", "iteration limit", "stalled", "optimal")  # by kernel status code
+
+
+@dataclass(frozen=True)
+class UnionInformationBatch:
+    """The union-information optimum of every table of a batch, each with its own certificate.
+
+    Attributes
+    ----------
+    value : ndarray of shape batch
+        I_VK({X_i}; Y) per table, in the unit of ``base``.
+    synergy : ndarray of shape batch
+        S_VK = I(X; Y) - I_VK per table, in the unit of ``base``.
+    mutual_information : ndarray of shape batch
+        I(X; Y) under P per table, in the unit of ``base``.
+    q : ndarray of shape (*batch, n_1, ..., n_k, n_y)
+        The optimal Q of every table on the merged table (one axis per source group).
+    unique : tuple of two ndarray of shape batch, or None
+        For two sources, the BROJA unique informations (UI_1, UI_2); None for more.
+    shared : ndarray of shape batch, or None
+        For two sources, the BROJA shared information I(X_1; Y) - UI_1; None otherwise.
+    status : ndarray of str, shape batch
+        "optimal" where the table's gap met ``tol``; otherwise what stopped its solver.
+    gap : ndarray of shape batch
+        Per table, f(Q) minus a dual lower bound, in the unit of ``base``: finite and >= 0,
+        and ``value - gap <= I_VK <= value``.
+    iterations : ndarray of int, shape batch
+        Newton iterations per table (plus the single-table solver's, where it ran).
+    solver : ndarray of str, shape batch
+        The solver whose Q each table reports: "newton", "closed-form" or a "cvxpy-..."
+        name where a table was solved again alone.
+    base : float
+        The logarithm base of every value above.
+    """
+
+    value: np.ndarray
+    synergy: np.ndarray
+    mutual_information: np.ndarray
+    q: np.ndarray = field(repr=False)
+    unique: tuple[np.ndarray, ...] | None
+    shared: np.ndarray | None
+    status: np.ndarray
+    gap: np.ndarray
+    iterations: np.ndarray
+    solver: np.ndarray
+    base: float = 2.0
+
+    def __repr__(self) -> str:
+        n_optimal = int(np.count_nonzero(self.status == "optimal"))
+        worst = float(self.gap.max()) if self.gap.size else 0.0
+        return (
+            f"UnionInformationBatch(shape={self.value.shape}, optimal={n_optimal} of "
+            f"{self.value.size}, max gap={worst:.3g}, base={self.base:g}, "
+            f"q.shape={self.q.shape})"
+        )
+
+
+def _merge_batch(flat: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """:func:`_merge_sources` for a stack of tables (axis 0 indexes the tables)."""
+    target = flat.ndim - 1
+    if groups == tuple((a,) for a in range(target - 1)):
+        return np.ascontiguousarray(flat)
+    used = [a + 1 for g in groups for a in g]
+    drop = tuple(a for a in range(1, target) if a not in used)
+    if drop:
+        flat = flat.sum(axis=drop, keepdims=True)  # kept as length-1 axes, moved last
+    t = np.transpose(flat, [0, *used, target, *drop])
+    sizes = [int(np.prod([flat.shape[a + 1] for a in g])) for g in groups]
+    return np.ascontiguousarray(t.reshape(flat.shape[0], *sizes, flat.shape[target]))
+
+
+def _entropies(tables: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """H(Y), H(X) and H(X, Y) in nats of every table of shape (n_tables, n_x, n_y)."""
+    from scipy.special import entr
+
+    return (
+        entr(tables.sum(axis=1)).sum(axis=1),
+        entr(tables.sum(axis=2)).sum(axis=1),
+        entr(tables).sum(axis=(1, 2)),
+    )
+
+
+def _union_information_batch(
+    p: Any,
+    sources: Any,
+    base: float,
+    solver: str,
+    tol: float,
+    max_iter: int,
+    batch_ndim: int,
+    validate: bool,
+) -> UnionInformationBatch:
+    """:func:`union_information` over the leading ``batch_ndim`` axes of ``p``."""
+    log_base = check_base(base, _FUNC)
+    solver = _check_options(solver, tol, max_iter)
+    t = _batch_table(p, batch_ndim, validate)
+    if t.ndim - batch_ndim < 2:
+        raise invalid(
+            "p",
+            _FUNC,
+            "a table with at least one source axis and the target axis last",
+            f"an array of shape {t.shape} with batch_ndim={batch_ndim}",
+            kind=InvalidDistributionError,
+        )
+    groups = resolve_sources(sources, t.ndim - batch_ndim, func=_FUNC, min_sources=2)
+    batch_shape = t.shape[:batch_ndim]
+    merged = _merge_batch(t.reshape(-1, *t.shape[batch_ndim:]), groups)
+    shape = merged.shape[1:]
+    n_tables = merged.shape[0]
+    two_d = merged.reshape(n_tables, math.prod(shape[:-1]), shape[-1])
+    tol_nats = float(tol) * log_base
+    dims = np.array(shape[:-1], dtype=np.int64)
+    batched = solver in ("auto", "newton") and int(dims.sum()) * shape[-1] <= _BATCH_MAX_ROWS
+    if batched:
+        answer = solve_batch(two_d, dims, tol_nats, int(max_iter))
+        q, f, lower = answer.q, answer.f, answer.lower
+        iterations = answer.iterations
+        h_y, h_x, h_xy = answer.entropies.T
+        codes = answer.status
+        status_all = np.array(_BATCH_STATUS)[codes]
+        solver_all = np.where(codes == 3, "closed-form", "newton")
+        again = np.flatnonzero((codes == 1) | (codes == 2))
+    else:
+        q = np.zeros((n_tables, two_d.shape[1] * shape[-1]))
+        f = np.full(n_tables, np.inf)
+        lower = np.full(n_tables, -np.inf)
+        iterations = np.zeros(n_tables, dtype=np.int64)
+        h_y, h_x, h_xy = _entropies(two_d)
+        status_all = np.full(n_tables, "not run")
+        solver_all = np.full(n_tables, solver)
+        again = np.arange(n_tables)
+    # Tables solved again alone: their words, set into the arrays once all are known.
+    status: dict[int, str] = {}
+    solvers: dict[int, str] = {}
+    for i in again.tolist():
+        # One table alone, through the single-table path (and its fallback); its bounds
+        # join the batch's own where its certificate holds (finite, non-negative gap).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SynergyConvergenceWarning)
+            alone = union_information(
+                merged[i], base=base, solver=solver, tol=tol, max_iter=max_iter, validate=False
+            )
+        f_alone = float(alone.value) * log_base - h_y[i]
+        gap_alone = float(alone.gap) * log_base
+        iterations[i] += int(alone.iterations)
+        if not (math.isfinite(gap_alone) and gap_alone >= 0.0):
+            if not math.isfinite(f[i]):
+                status[i] = f"{alone.status} (uncertified)"
+                f[i] = h_x[i] - h_xy[i]  # P is feasible: an honest upper bound
+                q[i] = two_d[i].ravel()
+                lower[i] = -h_y[i]  # I_VK >= 0
+                solvers[i] = "closed-form"
+            continue
+        if f_alone < f[i]:
+            f[i] = f_alone
+            q[i] = np.asarray(alone.q, dtype=np.float64).ravel()
+            solvers[i] = str(alone.solver)
+        lower[i] = min(max(lower[i], f_alone - gap_alone), f[i])
+        if f[i] - lower[i] <= tol_nats:
+            status[i] = "optimal"
+        elif alone.status != "optimal":
+            status[i] = str(alone.status)
+        # else: the single-table run called a gap above tol optimal; the batch's word stands
+    status_all = _with_words(status_all, status)
+    solver_all = _with_words(solver_all, solvers)
+    still = int(np.count_nonzero(status_all[again] != "optimal"))
+    if batched and again.size:
+        fallback = "the Newton solver, then cvxpy" if solver == "auto" else "the Newton solver"
+        warnings.warn(
+            f"union_information: {again.size} of {n_tables} tables did not certify in the "
+            f"batched solver (duality gap > tol {float(tol):.3g} within max_iter "
+            f"{int(max_iter)}) and were solved again alone with {fallback}; {still} still "
+            "miss tol (see `status` and `gap`). Raise `max_iter` or loosen `tol`"
+            + (" (or use solver='auto')." if solver == "newton" else "."),
+            SynergyConvergenceWarning,
+            stacklevel=3,
+        )
+    elif still:
+        warnings.warn(
+            f"union_information: {still} of {n_tables} tables stopped short of tol "
+            f"{float(tol):.3g} with solver {solver!r} (see `status` and `gap`). Raise "
+            "`max_iter` or try another solver.",
+            SynergyConvergenceWarning,
+            stacklevel=3,
+        )
+    value_nats = h_y + f
+    mi_nats = h_y + h_x - h_xy
+    q_out = q.reshape(*batch_shape, *shape)
+    unique: tuple[np.ndarray, ...] | None = None
+    shared: np.ndarray | None = None
+    if len(shape) == 3:
+        terms = np.empty((n_tables, 3))
+        bivariate_batch(merged, q.reshape(n_tables, *shape), terms)
+        ui1, ui2, mi1 = terms.T
+        unique = (
+            (ui1 / log_base).reshape(batch_shape),
+            (ui2 / log_base).reshape(batch_shape),
+        )
+        shared = ((mi1 - ui1) / log_base).reshape(batch_shape)
+    return UnionInformationBatch(
+        value=(value_nats / log_base).reshape(batch_shape),
+        synergy=((mi_nats - value_nats) / log_base).reshape(batch_shape),
+        mutual_information=(mi_nats / log_base).reshape(batch_shape),
+        q=q_out,
+        unique=unique,
+        shared=shared,
+        status=status_all.reshape(batch_shape),
+        gap=((f - lower) / log_base).reshape(batch_shape),
+        iterations=iterations.reshape(batch_shape),
+        solver=solver_all.reshape(batch_shape),
+        base=float(base),
+    )
+
+
+def _with_words(words: np.ndarray, changes: dict[int, str]) -> np.ndarray:
+    """``words`` (an array of str) with the entries of ``changes`` set, widened to fit them."""
+    if not changes:
+        return words
+    width = max(words.dtype.itemsize // 4, *(len(w) for w in changes.values()))
+    out = words.astype(f"<U{width}")
+    for i, w in changes.items():
+        out[i] = w
+    return out
+
+
+def _batch_table(p: Any, batch_ndim: int, validate: bool) -> np.ndarray:
+    """The batch as float64, checked; an empty batch (a zero-length batch axis) passes."""
+    try:
+        arr = np.asarray(p)
+    except (ValueError, TypeError):  # ragged: as_table words the error
+        arr = None
+    if arr is not None and arr.ndim > batch_ndim and 0 in arr.shape[:batch_ndim]:
+        table_shape = arr.shape[batch_ndim:]
+        if validate and (arr.dtype.kind not in "fiu" or 0 in table_shape):
+            raise invalid(
+                "p",
+                _FUNC,
+                "a batch of non-empty tables of real numbers",
+                f"an array of shape {arr.shape} and dtype {arr.dtype}",
+                kind=InvalidDistributionError if arr.dtype.kind in "fiu" else InvalidTypeError,
+            )
+        return np.zeros(arr.shape, dtype=np.float64)
+    return as_table(p, func=_FUNC, batch_ndim=batch_ndim, validate=validate, min_table_ndim=2)

@@ -623,8 +623,15 @@ def _long_rows_serial(x, bits, n_cols, mode, partial, sums):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, marg, terms):
-    """Entropies of the marginals of tables block * rows_per_block onwards (one per row)."""
+def _marginal_block(
+    x, n_cells, groups, n_groups, rows_per_block, block, out, marg, marg_in, marg_bits, terms
+):
+    """Entropies of the marginals of tables block * rows_per_block onwards (one per row).
+
+    ``marg_in`` and ``marg_bits`` view the memory of ``marg`` (as float64 and int64): read
+    only, they give _fill_terms the argument types it has for input tables, so that one
+    compiled _fill_terms serves both (see _marginal_rows_serial).
+    """
     n_rows = out.shape[0]
     r0 = block * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
@@ -636,7 +643,7 @@ def _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, ma
         target = r * n_groups
         for c in range(n_cells):
             marg[target + groups[c]] += x[source + c]
-    _fill_terms(marg[:m], marg[:m].view(np.int64), terms)
+    _fill_terms(marg_in[:m], marg_bits[:m], terms)
     _row_sums(terms, n_groups, r1 - r0, out[r0:r1])
 
 
@@ -647,17 +654,37 @@ def _marginal_rows(x, n_cells, groups, n_groups, out):
     for block in numba.prange(n_blocks):
         marg = np.empty(rows_per_block * n_groups, dtype=np.float64)
         terms = np.empty(rows_per_block * n_groups, dtype=np.float64)
-        _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, marg, terms)
+        bits = marg.view(np.int64)
+        _marginal_block(
+            x, n_cells, groups, n_groups, rows_per_block, block, out, marg, marg, bits, terms
+        )
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _marginal_rows_serial(x, n_cells, groups, n_groups, out):
+def _marginal_rows_serial(x, n_cells, groups, n_groups, out, marg, marg_in, marg_bits):
+    """_marginal_rows on the calling thread, in the caller's workspace ``marg``.
+
+    The caller passes ``marg`` (rows_per_block * n_groups cells) and read-only views of it
+    (``marg_in``, ``marg_bits``): only numba's first compile differs (small tables never
+    compile the _fill_terms of writable arrays), not the arithmetic.
+    """
     rows_per_block = max(1, _CHUNK // n_groups)
     n_blocks = (out.shape[0] + rows_per_block - 1) // rows_per_block
-    marg = np.empty(rows_per_block * n_groups, dtype=np.float64)
     terms = np.empty(rows_per_block * n_groups, dtype=np.float64)
     for block in range(n_blocks):
-        _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, marg, terms)
+        _marginal_block(
+            x,
+            n_cells,
+            groups,
+            n_groups,
+            rows_per_block,
+            block,
+            out,
+            marg,
+            marg_in,
+            marg_bits,
+            terms,
+        )
 
 
 def read_only(x: np.ndarray) -> np.ndarray:
@@ -778,7 +805,11 @@ def marginal_neg_xlogx_rows(
     if flat.size >= _PARALLEL_MIN_CELLS and numba.get_num_threads() > 1:
         _marginal_rows(flat, n_cells, groups, n_groups, out)
     else:
-        _marginal_rows_serial(flat, n_cells, groups, n_groups, out)
+        marg = np.empty(max(1, _CHUNK // n_groups) * n_groups)
+        marg_in = read_only(marg)
+        _marginal_rows_serial(
+            flat, n_cells, groups, n_groups, out, marg, marg_in, marg_in.view(np.int64)
+        )
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -22,7 +23,7 @@ __all__ = [
 
 # Kernels called only from other kernels: numba builds no Python or C entry point for them,
 # which trims the first call's compile time (benchmarks/bench_cold.py).
-_INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_INNER: dict[str, Any] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["core", "pid", "measures", "vk", "scan", "torch", "estimators", "penalty", "vae"]
+ORDER = ["core", "pid", "measures", "vk", "scan", "torch", "cold", "estimators", "penalty", "vae"]
 PACKAGES = [
     "synergy",
     "numpy",

@@ -19,6 +19,7 @@ __all__ = [
     "marginal_neg_xlogx_rows",
     "neg_xlogx_rows",
     "neg_xlogx_rows_checked",
+    "read_only",
     "table_checks",
 ]
 
@@ -323,6 +324,14 @@ _TWO_52 = 4503599627370496.0
 _CHUNK = 2048  # doubles per pass: 16 KiB of terms stays in L1 between the two passes
 _SEQUENTIAL_ROW_MAX = 32  # rows this short are summed without vectors (see _row_sums)
 _PARALLEL_MIN_CELLS = 1 << 20  # below this a thread team costs more than it saves
+# First calls compile (tables of benchmarks/bench_cold.py). numba optimises each compiled
+# function's module together with every kernel it calls, and again at each level of calls,
+# so small helpers are inlined into the few kernels that Python calls (inline="always": one
+# module, optimised once; this halved the first entropy's compile). Kernels called only
+# from kernels skip the Python and C entry points (_INNER), which numba otherwise builds and
+# optimises for each. _sum and _sum_and_sign_bits stay separate functions: inlined, their
+# `reassoc` would be lost in a caller compiled without it (slower sums, other roundings).
+_INNER: dict[str, Any] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 if getattr(numba.config, "DISABLE_JIT", False):
 
@@ -425,13 +434,13 @@ def _neg_xlogx(x, bits, k_shift):
     return -(prod + _fma(x, lo, _fma(x, hi, -prod)))
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, **_INNER, error_model="numpy")
 def _neg_xlogx_subnormal(x):
     """-x log2 x for 0 < x < 2**-1022: x * 2**52 is normal and exact, and log2 shifts by 52."""
     return _neg_xlogx(x, _float_as_bits(x * _TWO_52), 52)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, **_INNER, error_model="numpy")
 def _fill_terms(x, bits, terms):
     """terms[:n] = -x log2 x (bits) for x = x[:n] (n = len(x)); 0 log 0 = 0.
 
@@ -459,7 +468,7 @@ def _fill_terms(x, bits, terms):
     return n_bad
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, **_INNER, error_model="numpy")
 def _count_bad(x):
     """How many cells are negative, NaN or infinite."""
     _prefer_512_bit_vectors()
@@ -470,7 +479,7 @@ def _count_bad(x):
     return n_bad
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@numba.njit(cache=True, nogil=True, **_INNER, fastmath={"reassoc", "nsz"})
 def _sum(values, n):
     """Plain sum; `reassoc` lets LLVM keep several vector accumulators (nothing else here)."""
     _prefer_512_bit_vectors()
@@ -480,7 +489,7 @@ def _sum(values, n):
     return total
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+@numba.njit(cache=True, nogil=True, **_INNER, fastmath={"reassoc", "nsz"})
 def _sum_and_sign_bits(x, bits):
     """(sum of x, bitwise OR of all cells' bit patterns): validation's pass, 2 ops a cell.
 
@@ -502,7 +511,7 @@ _TERMS_AND_SUMS = 1  # and the sums of x (a second, L1-resident pass)
 _SUMS = 2  # only the sums of x and the bad-cell count (validation without an entropy)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _chunk_pass(x, bits, mode, terms):
     """(sum of -x log2 x or 0, sum of x or 0, bad-cell count) over one L1-sized chunk."""
     n = x.shape[0]
@@ -515,7 +524,7 @@ def _chunk_pass(x, bits, mode, terms):
     return _sum(terms, n), total, n_bad
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _short_block(x, bits, n_cols, rows_per_block, block, mode, out, sums, terms):
     """Rows block * rows_per_block onwards as one flat chunk; each row summed on its own."""
     n_rows = out.shape[0]
@@ -533,7 +542,7 @@ def _short_block(x, bits, n_cols, rows_per_block, block, mode, out, sums, terms)
     return n_bad
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _row_sums(values, n_cols, n_rows, out):
     """out[r] = sum of values[r * n_cols : (r + 1) * n_cols] for r < n_rows.
 
@@ -576,7 +585,7 @@ def _short_rows_serial(x, bits, n_cols, mode, out, sums):
     return n_bad
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _long_chunk(x, bits, n_cols, chunk, mode, partial, sums, terms):
     """partial[r, c], sums[r, c] over chunk c of row r (chunk = r * n_chunks + c)."""
     n_chunks = partial.shape[1]
@@ -613,9 +622,16 @@ def _long_rows_serial(x, bits, n_cols, mode, partial, sums):
     return n_bad
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, marg, terms):
-    """Entropies of the marginals of tables block * rows_per_block onwards (one per row)."""
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _marginal_block(
+    x, n_cells, groups, n_groups, rows_per_block, block, out, marg, marg_in, marg_bits, terms
+):
+    """Entropies of the marginals of tables block * rows_per_block onwards (one per row).
+
+    ``marg_in`` and ``marg_bits`` view the memory of ``marg`` (as float64 and int64): read
+    only, they give _fill_terms the argument types it has for input tables, so that one
+    compiled _fill_terms serves both (see _marginal_rows_serial).
+    """
     n_rows = out.shape[0]
     r0 = block * rows_per_block
     r1 = min(r0 + rows_per_block, n_rows)
@@ -627,7 +643,7 @@ def _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, ma
         target = r * n_groups
         for c in range(n_cells):
             marg[target + groups[c]] += x[source + c]
-    _fill_terms(marg[:m], marg[:m].view(np.int64), terms)
+    _fill_terms(marg_in[:m], marg_bits[:m], terms)
     _row_sums(terms, n_groups, r1 - r0, out[r0:r1])
 
 
@@ -638,17 +654,49 @@ def _marginal_rows(x, n_cells, groups, n_groups, out):
     for block in numba.prange(n_blocks):
         marg = np.empty(rows_per_block * n_groups, dtype=np.float64)
         terms = np.empty(rows_per_block * n_groups, dtype=np.float64)
-        _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, marg, terms)
+        bits = marg.view(np.int64)
+        _marginal_block(
+            x, n_cells, groups, n_groups, rows_per_block, block, out, marg, marg, bits, terms
+        )
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _marginal_rows_serial(x, n_cells, groups, n_groups, out):
+def _marginal_rows_serial(x, n_cells, groups, n_groups, out, marg, marg_in, marg_bits):
+    """_marginal_rows on the calling thread, in the caller's workspace ``marg``.
+
+    The caller passes ``marg`` (rows_per_block * n_groups cells) and read-only views of it
+    (``marg_in``, ``marg_bits``): only numba's first compile differs (small tables never
+    compile the _fill_terms of writable arrays), not the arithmetic.
+    """
     rows_per_block = max(1, _CHUNK // n_groups)
     n_blocks = (out.shape[0] + rows_per_block - 1) // rows_per_block
-    marg = np.empty(rows_per_block * n_groups, dtype=np.float64)
     terms = np.empty(rows_per_block * n_groups, dtype=np.float64)
     for block in range(n_blocks):
-        _marginal_block(x, n_cells, groups, n_groups, rows_per_block, block, out, marg, terms)
+        _marginal_block(
+            x,
+            n_cells,
+            groups,
+            n_groups,
+            rows_per_block,
+            block,
+            out,
+            marg,
+            marg_in,
+            marg_bits,
+            terms,
+        )
+
+
+def read_only(x: np.ndarray) -> np.ndarray:
+    """A read-only view of ``x``: what every kernel takes as input.
+
+    numba compiles one specialisation per argument type, and whether an array is writable
+    is part of its type: without this, a user's array and a read-only one (the gates of
+    synergy.testing, a broadcast view) would each compile the whole kernel chain.
+    """
+    view = x.view()
+    view.flags.writeable = False
+    return view
 
 
 def _rows(x: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -658,7 +706,7 @@ def _rows(x: np.ndarray, mode: int) -> tuple[np.ndarray, np.ndarray, int]:
     n_rows, n_cols = x.shape
     if n_rows == 0 or n_cols == 0:
         return np.zeros(n_rows), np.zeros(n_rows), 0
-    flat = x.reshape(-1)
+    flat = read_only(x.reshape(-1))
     bits = flat.view(np.int64)
     # Asking numba for its thread count costs microseconds: only large inputs need it.
     n_threads = numba.get_num_threads() if flat.size >= _PARALLEL_MIN_CELLS else 1
@@ -753,11 +801,15 @@ def marginal_neg_xlogx_rows(
     if n_rows == 0 or n_groups == 0:
         return np.zeros(n_rows)
     out = np.zeros(n_rows)
-    flat = x.reshape(-1)
+    flat = read_only(x.reshape(-1))
     if flat.size >= _PARALLEL_MIN_CELLS and numba.get_num_threads() > 1:
         _marginal_rows(flat, n_cells, groups, n_groups, out)
     else:
-        _marginal_rows_serial(flat, n_cells, groups, n_groups, out)
+        marg = np.empty(max(1, _CHUNK // n_groups) * n_groups)
+        marg_in = read_only(marg)
+        _marginal_rows_serial(
+            flat, n_cells, groups, n_groups, out, marg, marg_in, marg_in.view(np.int64)
+        )
     return out
 
 
@@ -794,5 +846,5 @@ def specific_information_rows(joint: np.ndarray) -> np.ndarray:
     if joint.ndim != 3 or joint.dtype != np.float64 or not joint.flags.c_contiguous:
         raise ValueError("specific_information_rows needs a 3-D C-contiguous float64 array")
     out = np.empty((joint.shape[0], joint.shape[2]))
-    _specific_information_rows(joint, out)
+    _specific_information_rows(read_only(joint), out)
     return out

@@ -11,6 +11,7 @@ from functools import cache
 import numba
 import numpy as np
 
+from synergy._kernels import read_only
 from synergy._validate import (
     InvalidDistributionError,
     as_table,
@@ -112,7 +113,7 @@ def marginal(table: np.ndarray, batch_ndim: int, keep: tuple[int, ...]) -> np.nd
     batch_shape = table.shape[:batch_ndim]
     kept_shape = tuple(shape[a] for a in keep)
     flat = np.ascontiguousarray(table).reshape(math.prod(batch_shape), -1)
-    out = _marginal_kernel(flat, _kept_index(shape, keep), math.prod(kept_shape))
+    out = _marginal_kernel(read_only(flat), _kept_index(shape, keep), math.prod(kept_shape))
     return out.reshape(*batch_shape, *kept_shape)
 
 

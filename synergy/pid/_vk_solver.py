@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -19,6 +20,10 @@ __all__ = [
     "objective",
     "solve_dual",
 ]
+
+# Kernels called only from other kernels: numba builds no Python or C entry point for them,
+# which trims the first call's compile time (benchmarks/bench_cold.py).
+_INNER: dict[str, Any] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def objective(q: np.ndarray, block_start: np.ndarray) -> float:
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _apply_at(lam: np.ndarray, cell_rows: np.ndarray, out: np.ndarray) -> None:
     """out = A^T lam: c_{x,y} = sum_i lam_i(x_i, y) over the kept rows."""
     n, k = cell_rows.shape
@@ -184,7 +189,7 @@ def _apply_at(lam: np.ndarray, cell_rows: np.ndarray, out: np.ndarray) -> None:
         out[c] = acc
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _row_groups(row0_start: np.ndarray) -> np.ndarray:
     """The x_0 group of every source-0 row (rows of group g: row0_start[g]:row0_start[g + 1])."""
     group_of = np.empty(row0_start[row0_start.shape[0] - 1], dtype=np.int64)
@@ -244,7 +249,7 @@ _TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor o
 _MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _safe_cholesky(s_mat: np.ndarray) -> np.ndarray:
     """Blocked lower Cholesky factor that survives the ill-conditioning of interior points.
 
@@ -291,7 +296,7 @@ def _safe_cholesky(s_mat: np.ndarray) -> np.ndarray:
     return a
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _fast_cholesky(s_mat: np.ndarray) -> np.ndarray:
     """LAPACK's Cholesky when every pivot is sound, else :func:`_safe_cholesky`."""
     m = s_mat.shape[0]
@@ -325,7 +330,7 @@ def _lower_t_solve(low: np.ndarray, x: np.ndarray) -> None:
             x[t] -= low[i, t] * xi
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, **_INNER)
 def _factor_blocked(
     s00: np.ndarray, w_t: np.ndarray, s11: np.ndarray, row0_start: np.ndarray
 ) -> np.ndarray:
@@ -385,7 +390,7 @@ def _factor_blocked(
     return _fast_cholesky(s11)
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, **_INNER)
 def _solve_blocked(
     l00: np.ndarray, w_t: np.ndarray, l11: np.ndarray, row0_start: np.ndarray, rhs: np.ndarray
 ) -> np.ndarray:
@@ -428,7 +433,7 @@ def _solve_blocked(
     return x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _apply_a(v: np.ndarray, cell_rows: np.ndarray, m: int) -> np.ndarray:
     out = np.zeros(m)
     n, k = cell_rows.shape
@@ -440,7 +445,7 @@ def _apply_a(v: np.ndarray, cell_rows: np.ndarray, m: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _max_step(v: np.ndarray, dv: np.ndarray) -> float:
     alpha = 1.0
     for c in range(v.shape[0]):
@@ -451,7 +456,7 @@ def _max_step(v: np.ndarray, dv: np.ndarray) -> float:
     return alpha
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _schur_dual(
     q: np.ndarray,
     w: np.ndarray,
@@ -528,7 +533,7 @@ def _schur_dual(
                     srow[rb] += va * vals1[b2]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _softmax_blocks(
     c_val: np.ndarray, block_start: np.ndarray, pi: np.ndarray, lse: np.ndarray
 ) -> None:
@@ -586,7 +591,7 @@ def fit_marginals(
     return out, worst
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _kkt_merit(
     lam: np.ndarray,
     s: np.ndarray,
@@ -845,7 +850,7 @@ def solve_dual(
     return best_q, lam, best_f, best_lower, it, status
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, **_INNER)
 def _neg_xlogx_sum(v: np.ndarray) -> float:
     total = 0.0
     for x in v.ravel():

@@ -1,0 +1,94 @@
+"""What a first call compiles: one specialisation per kernel, and a warm cache that is used.
+
+Compile time itself is measured in benchmarks/bench_cold.py; these tests check the causes
+that can be counted (numba's dispatcher signatures and compile events), each in a fresh
+interpreter so that what other tests compiled does not count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numba
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    bool(numba.config.DISABLE_JIT), reason="counts what numba compiles; nothing does without JIT"
+)
+
+_SPECIALISATIONS = """
+import json
+import numpy as np
+import synergy
+from synergy import _kernels
+from synergy.pid import _kernels as pid_kernels
+from synergy.testing import AND, XOR
+
+batch = np.random.default_rng(0).dirichlet(np.ones(8), size=3).reshape(-1, 2, 2, 2)
+# The gates are read-only, a user's arrays usually writable; the measures pass both
+# (and their own marginals) down to the kernels.
+for table in (XOR, np.array(XOR), AND, np.array(AND)):
+    synergy.entropy(table)
+    synergy.mutual_information(table)
+    synergy.specific_information(table, 0)
+    synergy.s_max(table)
+synergy.wms(batch, batch_ndim=1)
+synergy.i_min(batch, batch_ndim=1)
+kernels = {
+    "_short_rows_serial": _kernels._short_rows_serial,
+    "_marginal_rows_serial": _kernels._marginal_rows_serial,
+    "_specific_information_rows": _kernels._specific_information_rows,
+    "pid._marginal_kernel": pid_kernels._marginal_kernel,
+}
+print(json.dumps({name: len(k.signatures) for name, k in kernels.items()}))
+"""
+
+
+def _run(script: str, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_read_only_and_writable_tables_share_one_specialisation() -> None:
+    # Writability is part of a numba array type: each kernel used to compile twice (and
+    # every kernel it calls with it) when one session saw both kinds of table.
+    counts = json.loads(_run(_SPECIALISATIONS))
+    assert counts == dict.fromkeys(counts, 1)
+
+
+_FIRST_CALLS = """
+import json
+import numpy as np
+from numba.core import event
+with event.install_recorder("numba:compile") as recorder:
+    import synergy
+    from synergy.testing import AND, XOR
+    p = np.random.default_rng(0).dirichlet(np.ones(8), size=100).reshape(-1, 2, 2, 2)
+    synergy.entropy(XOR)
+    synergy.mutual_information(XOR, 0, -1)
+    synergy.s_max(AND)
+    synergy.i_min(AND)
+    synergy.wms(p, batch_ndim=1)
+    synergy.s_vk(AND)
+    synergy.decompose(AND, "broja")
+names = sorted({ev.data["dispatcher"].py_func.__qualname__ for _, ev in recorder.buffer})
+print(json.dumps(names))
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_cache_compiles_nothing(tmp_path: os.PathLike[str]) -> None:
+    # A cache that numba silently invalidates costs every run as much as the first one.
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    assert json.loads(_run(_FIRST_CALLS, env))  # the empty cache: everything compiles
+    assert json.loads(_run(_FIRST_CALLS, env)) == []

@@ -108,9 +108,10 @@ def _random_table(rng, shape, zero_fraction=0.0):
     ],
 )
 def test_bivariate_gates(name, p, synergy, unique, shared, solver):
-    res = union_information(p, solver=solver)
-    assert res.status == "optimal", name
     tol = 1e-9 if solver == "newton" else AGREE
+    # The conic solvers certify to about 1e-9 bits: ask them for what they can prove.
+    res = union_information(p, solver=solver, **({} if solver == "newton" else {"tol": tol}))
+    assert res.status == "optimal", name
     np.testing.assert_allclose(res.synergy, synergy, atol=tol)
     np.testing.assert_allclose(res.unique, unique, atol=tol)
     np.testing.assert_allclose(res.shared, shared, atol=tol)
@@ -324,10 +325,18 @@ def test_independent_has_no_information():
 def test_auto_falls_back_to_cvxpy_with_a_warning():
     rng = np.random.default_rng(5)
     p = _random_table(rng, (4, 4, 4))
-    with pytest.warns(SynergyConvergenceWarning, match="max_iter"):
+    # One iteration each for Newton and for the cvxpy fallback: neither can certify, both
+    # say so, and the answer still brackets the optimum (the converged default solve).
+    with pytest.warns(SynergyConvergenceWarning, match="max_iter") as record:
         res = union_information(p, solver="auto", max_iter=1)
-    assert res.solver.startswith("cvxpy-")
-    np.testing.assert_allclose(res.value, union_information(p).value, atol=AGREE)
+    messages = [str(w.message) for w in record]
+    assert any("Falling back to cvxpy" in m for m in messages)
+    assert any("cvxpy fallback" in m for m in messages)
+    assert res.status != "optimal"
+    exact = union_information(p)
+    assert exact.gap <= 1e-10
+    assert res.value >= exact.value - 1e-12
+    assert res.value - res.gap <= exact.value + 1e-12
 
 
 def test_fallback_keeps_the_better_certificate():

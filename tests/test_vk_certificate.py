@@ -96,11 +96,13 @@ def _feasible(q: np.ndarray, p: np.ndarray, sweeps: int = 2000) -> np.ndarray:
         shrink = np.minimum(shrink, np.minimum(ratio, 1.0).reshape(view))
     q = q * shrink
     rest = [np.clip(t - m, 0.0, None) for m, t in zip(_marginals(q), targets, strict=True)]
-    r_y = rest[0].sum(axis=0)
     fill = np.ones(p.shape)
     for i, r in enumerate(rest):
         view = [1] * p.ndim
         view[i], view[-1] = p.shape[i], p.shape[-1]
+        # Each source's remainders sum to the same p(y) - Q(y) up to rounding; dividing by
+        # that source's own sum keeps every factor <= 1 where the sums are rounding noise.
+        r_y = r.sum(axis=0)
         share = r if i == 0 else np.divide(r, r_y, out=np.zeros_like(r), where=r_y > 0)
         fill = fill * share.reshape(view)
     return q + fill

@@ -432,3 +432,82 @@ def test_bad_tables():
         union_information(AND - 0.1)
     with pytest.raises(InvalidParameterError, match="at least 2 source groups"):
         union_information(np.full((2, 2), 0.25))
+
+
+# ---------------------------------------------------------------- BLAS threads
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+
+
+def _record_threads_in_solve(monkeypatch):
+    """Wrap the Newton kernel so that each call records the BLAS thread counts it ran with."""
+    import synergy.pid.vk as vk_module
+
+    seen = []
+    inner = vk_module.solve_dual
+
+    def spy(*args):
+        seen.append(_blas_threads())
+        return inner(*args)
+
+    monkeypatch.setattr(vk_module, "solve_dual", spy)
+    return seen
+
+
+def test_large_solve_bounds_blas_threads_and_restores_them(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    seen = _record_threads_in_solve(monkeypatch)
+    # n = 12: the Newton system has 264 rows, past the sizes that reach BLAS.
+    p = _random_table(np.random.default_rng(12), (12, 12, 12))
+    with threadpool_limits(limits=2, user_api="blas"):
+        res = union_information(p)
+        after = _blas_threads()
+    assert res.status == "optimal"
+    assert seen
+    assert all(threads == [1] for threads in seen)
+    assert after == [2]  # the caller's setting, restored
+
+
+def test_small_solve_leaves_blas_threads_alone(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    seen = _record_threads_in_solve(monkeypatch)
+    with threadpool_limits(limits=2, user_api="blas"):
+        union_information(_random_table(np.random.default_rng(2), (3, 3, 3)))
+    assert seen
+    assert all(threads == [2] for threads in seen)
+
+
+def test_nested_bounds_restore_once_the_last_leaves():
+    from threadpoolctl import threadpool_limits
+
+    import synergy.pid.vk as vk_module
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with vk_module._bounded_blas(True):
+            with vk_module._bounded_blas(True):
+                assert _blas_threads() == [1]
+            assert _blas_threads() == [1]  # the outer solve still runs
+        assert _blas_threads() == [2]
+
+
+def test_threadpoolctl_is_imported_only_by_a_large_solve():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, synergy;"
+        "p = np.random.default_rng(0).dirichlet(np.ones(27)).reshape(3, 3, 3);"
+        "synergy.union_information(p);"
+        "small = 'threadpoolctl' in sys.modules;"
+        "p = np.random.default_rng(0).dirichlet(np.ones(1000)).reshape(10, 10, 10);"
+        "synergy.union_information(p);"
+        "print(small, 'threadpoolctl' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -18,6 +18,7 @@ __all__ = [
     "feasible_point",
     "fit_marginals",
     "objective",
+    "reaches_blas",
     "solve_dual",
 ]
 
@@ -163,6 +164,19 @@ def _index_table(
     )
 
 
+def reaches_blas(s: Structure) -> bool:
+    """Whether a Newton solve of ``s`` can call BLAS or LAPACK with more than tiny operands.
+
+    Mirrors the thresholds of the kernels below: W products from ``_BLAS_MIN`` entries, the
+    Cholesky factor of the other sources' rows (LAPACK, or BLAS panel updates past one
+    panel of ``_CHOLESKY_BLOCK``).
+    """
+    m1 = int(s.row0_start[-1])
+    m2 = s.n_rows - m1
+    group = int(np.max(np.diff(s.row0_start))) if s.row0_start.shape[0] > 1 else 0
+    return m1 * m2 >= _BLAS_MIN or m2 * group >= _BLAS_MIN or m2 > _CHOLESKY_BLOCK
+
+
 @numba.njit(cache=True)
 def objective(q: np.ndarray, block_start: np.ndarray) -> float:
     """f(q) = sum_{x,y} q log(q / q(x)) in nats, with 0 log 0 = 0."""
@@ -245,6 +259,7 @@ def certify(
 _PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
 _BLAS_MIN = 4096  # entries of W from which matrix-vector products go to BLAS
+_CHOLESKY_BLOCK = 48  # columns per panel of _safe_cholesky (trailing updates go to BLAS)
 _BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
 _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
@@ -268,7 +283,7 @@ def _safe_cholesky(s_mat: np.ndarray) -> np.ndarray:
     diag0 = np.empty(m)
     for i in range(m):
         diag0[i] = a[i, i]
-    nb = 48
+    nb = _CHOLESKY_BLOCK
     for j0 in range(0, m, nb):
         j1 = min(j0 + nb, m)
         # Unblocked factorisation of the diagonal block and its panel below.

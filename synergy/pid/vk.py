@@ -6,8 +6,11 @@ Two solvers with one answer: a dedicated primal-dual Newton method (numba) and t
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,6 +33,7 @@ from synergy.pid._vk_solver import (
     certify,
     feasible_point,
     objective,
+    reaches_blas,
     solve_dual,
     table_entropies,
 )
@@ -444,6 +448,54 @@ def _lower(raw: _Raw) -> float:
 
 _NEWTON_STATUS = {0: "optimal", 1: "iteration limit", 2: "stalled"}
 
+# ------------------------------------------------------------------------------ BLAS threads
+
+# BLAS threads during a solve. The Newton systems are a few hundred to a few thousand rows:
+# threads buy little there on an idle machine, and where other work holds the cores
+# OpenBLAS's spinning threads made an n = 16 solve 3.6x slower (50x at load 6). None leaves
+# the caller's setting alone.
+_BLAS_THREADS: int | None = 1
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict[str, Any] = {"depth": 0, "limiter": None, "controller": None}
+
+
+@contextmanager
+def _bounded_blas(active: bool) -> Iterator[None]:
+    """Hold BLAS to ``_BLAS_THREADS`` threads inside the block, then restore the caller's.
+
+    threadpoolctl is imported on first use (``import synergy`` stays numpy, scipy and
+    numba). Its controller is built once: inspecting the loaded libraries costs about 7 ms,
+    a limit from the kept controller about 0.2 ms, which is why only solves that reach BLAS
+    (``active``) pay even that. Nested and concurrent solves share one limit, set by the
+    first to enter and restored by the last to leave.
+    """
+    if not active or _BLAS_THREADS is None:
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] == 0:
+            controller = _BLAS_STATE["controller"]
+            if controller is None:
+                # The LAPACK and BLAS that numba's kernels call: loaded before inspecting.
+                import importlib
+
+                from threadpoolctl import ThreadpoolController
+
+                importlib.import_module("scipy.linalg.cython_blas")
+                importlib.import_module("scipy.linalg.cython_lapack")
+
+                controller = _BLAS_STATE["controller"] = ThreadpoolController()
+            _BLAS_STATE["limiter"] = controller.limit(limits=_BLAS_THREADS, user_api="blas")
+        _BLAS_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["depth"] -= 1
+            if _BLAS_STATE["depth"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
+
 
 def _solve_dedicated(s: Structure, tol_nats: float, max_iter: int) -> _Raw:
     if s.n_cells == s.block_start.shape[0] - 1:
@@ -471,10 +523,11 @@ def _solve_dedicated(s: Structure, tol_nats: float, max_iter: int) -> _Raw:
     # Start from the product table q0; if rounding stalls the certificate (tables whose
     # entries span many orders of magnitude), try once more from the uniform start, which
     # takes another path to the optimum, and keep the best bounds of both runs.
-    first = run(1.0)
-    if first.status == "optimal":
-        return first
-    second = run(0.0)
+    with _bounded_blas(reaches_blas(s)):
+        first = run(1.0)
+        if first.status == "optimal":
+            return first
+        second = run(0.0)
     both = _best_of(first, second, tol_nats)
     return replace(both, iterations=first.iterations + second.iterations)
 
@@ -577,7 +630,8 @@ def _solve_cvxpy(s: Structure, solver: str, tol_nats: float, max_iter: int) -> _
         with warnings.catch_warnings():
             # cvxpy's own "may be inaccurate" warning: the certificate below says how much.
             warnings.filterwarnings("ignore", "Solution may be inaccurate", UserWarning)
-            problem.solve(solver=name, **options)
+            with _bounded_blas(reaches_blas(s)):  # SCS and cvxpy's own numpy may use BLAS
+                problem.solve(solver=name, **options)
     except cp.error.SolverError as exc:
         status = f"solver error: {exc}"
     else:

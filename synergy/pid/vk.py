@@ -240,6 +240,10 @@ def union_information(
     puts f(Q) a few ulps below the dual bound the gap is reported as 0. When rounding stalls
     the gap short of ``tol`` (tables whose entries span many orders of magnitude), Newton
     restarts once from the uniform start and keeps the best bounds of both.
+    Solves large enough to reach BLAS (from about 8 symbols per source) hold it to one
+    thread while they run and then restore the caller's setting (threadpoolctl): threads
+    buy little on systems of this size, and on a busy machine spinning BLAS threads made
+    solves several times slower.
     For two sources S_VK is the BROJA synergy; UI_1 = I_Q(Y; X_1 | X_2) and
     SI = I(X_1; Y) - UI_1 at the optimum.
 
@@ -327,12 +331,14 @@ def _solve(
 
 def _warn_short(raw: _Raw, who: str, tol: float, log_base: float, advice: str) -> None:
     """Say that ``raw`` missed ``tol``, what its proven gap is, and which knob to turn."""
-    if raw.status in ("iteration limit", "user_limit") or "iteration" in raw.status:
+    if raw.status in ("iteration limit", "user_limit"):
         knob = "Raise `max_iter`"
+    elif raw.status == "stalled":
+        knob = "Loosen `tol` (rounding limits this table's certificate)"
     elif raw.status == _CONIC_SHORT:
         knob = "Loosen `tol` (the conic solvers certify to about 1e-9 bits)"
     else:
-        knob = "Loosen `tol` (rounding limits this table's certificate) or raise `max_iter`"
+        knob = "Loosen `tol` or try another solver"
     warnings.warn(
         f"union_information's {who} stopped with status {raw.status!r} after "
         f"{raw.iterations} iterations, duality gap {raw.gap / log_base:.3g} > tol {tol:.3g} "

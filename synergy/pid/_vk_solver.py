@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 __all__ = [
+    "FEASIBLE_TOL",
     "Structure",
     "build_structure",
     "certify",
@@ -42,9 +43,7 @@ class Structure:
     block_start: np.ndarray  # (n_blocks + 1,)
     b: np.ndarray  # (m,) P(x_i, y) of each kept row
     row0_start: np.ndarray  # (n_1 + 1,) rows of source 0, grouped by x_0
-    q0: (
-        np.ndarray
-    )  # (N,) feasible start P(x_0, y) prod_{i>=1} P(x_i | y), > 0 unless it underflows
+    q0: np.ndarray  # (N,) feasible start P(x_0, y) prod_{i>=1} P(x_i | y)
     cell_full: np.ndarray  # (N, k) index of each cell's (i, x_i, y) into p_full, all rows
     p_full: np.ndarray  # every source's P(x_i, y), concatenated
 
@@ -266,6 +265,11 @@ _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
 _TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
 _MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
 _IPF_SWEEPS = 200  # most sweeps of proportional fitting before the exact repair
+_SWEEPS_PAY = 10  # IPF sweeps before a sweep must halve the residual to go on
+# "Meets the marginals to rounding": max |Q(x_i, y) - P(x_i, y)| at most 64 ulps of the
+# total mass 1. The repair of feasible_point reaches a few ulps; a point further off gives
+# no upper bound and is not used.
+FEASIBLE_TOL = 64.0 * np.finfo(np.float64).eps
 
 
 @numba.njit(cache=True)
@@ -627,9 +631,6 @@ def fit_marginals(
         if worst <= floor or (sweep >= _SWEEPS_PAY and worst > 0.5 * previous):
             break
     return out, worst
-
-
-_SWEEPS_PAY = 10  # IPF sweeps before a sweep must halve the residual to go on
 
 
 @numba.njit(cache=True)
@@ -1005,12 +1006,12 @@ def _keep_best(
     below the optimum); the lower bound is lam made dual feasible. Multipliers that rounding
     made non-finite give no bound and are passed over.
     """
-    qf, _worst = feasible_point(q, cell_full, p_full, n_y, _IPF_SWEEPS)
+    qf, worst = feasible_point(q, cell_full, p_full, n_y, _IPF_SWEEPS)
     f_val = objective(qf, block_start)
     lower = certify(lam, cell_rows, block_start, b, row0_start)
     if np.isfinite(lower) and lower > best_lower:
         best_lower = lower
-    if f_val < best_f:
+    if worst <= FEASIBLE_TOL and f_val < best_f:
         best_f = f_val
         best_q = qf
     return best_q, best_f, best_lower

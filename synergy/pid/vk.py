@@ -27,6 +27,7 @@ from synergy._validate import (
     resolve_sources,
 )
 from synergy.pid._vk_solver import (
+    FEASIBLE_TOL,
     Structure,
     bivariate_terms,
     build_structure,
@@ -440,7 +441,7 @@ def _certified(
     gap of 0.
     """
     if not math.isfinite(f_val):
-        q_cells, _worst = feasible_point(s.q0, s.cell_full, s.p_full, s.shape[-1], 0)
+        q_cells, _worst = feasible_point(s.q0, s.cell_full, s.p_full, s.shape[-1], _IPF_SWEEPS)
         f_val = float(objective(q_cells, s.block_start))
     if not math.isfinite(lower):
         lower = float(certify(np.zeros(s.n_rows), s.cell_rows, s.block_start, s.b, s.row0_start))
@@ -471,9 +472,9 @@ def _bounded_blas(active: bool) -> Iterator[None]:
 
     threadpoolctl is imported on first use (``import synergy`` stays numpy, scipy and
     numba). Its controller is built once: inspecting the loaded libraries costs about 7 ms,
-    a limit from the kept controller about 0.2 ms, which is why only solves that reach BLAS
-    (``active``) pay even that. Nested and concurrent solves share one limit, set by the
-    first to enter and restored by the last to leave.
+    a limit from the kept controller 0.01-0.2 ms (benchmarks/RESULTS.md), and only solves
+    that reach BLAS (``active``) pay even that. Nested and concurrent solves share one
+    limit, set by the first to enter and restored by the last to leave.
     """
     if not active or _BLAS_THREADS is None:
         yield
@@ -653,8 +654,8 @@ def _solve_cvxpy(s: Structure, solver: str, tol_nats: float, max_iter: int) -> _
     # The conic solvers meet the marginals only to their feasibility tolerance: f is taken at
     # the feasible point nearest their Q, so it is an upper bound, and any multipliers give a
     # lower bound once shifted feasible. "optimal" is earned by the gap, not by their word.
-    q, _worst = feasible_point(q_cells, s.cell_full, s.p_full, s.shape[-1], _IPF_SWEEPS)
-    f_val = float(objective(q, s.block_start))
+    q, worst = feasible_point(q_cells, s.cell_full, s.p_full, s.shape[-1], _IPF_SWEEPS)
+    f_val = float(objective(q, s.block_start)) if worst <= FEASIBLE_TOL else math.inf
     lower = float(certify(lam, s.cell_rows, s.block_start, s.b, s.row0_start))
     raw = _certified(s, q, f_val, lower, status, iterations, label)
     if raw.gap <= tol_nats:

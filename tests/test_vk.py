@@ -438,9 +438,14 @@ def test_bad_tables():
 
 
 def _blas_threads():
+    """BLAS thread count of every loaded BLAS library, by path."""
     from threadpoolctl import threadpool_info
 
-    return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+    return {
+        lib["filepath"]: lib["num_threads"]
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas"
+    }
 
 
 def _record_threads_in_solve(monkeypatch):
@@ -465,12 +470,13 @@ def test_large_solve_bounds_blas_threads_and_restores_them(monkeypatch):
     # n = 12: the Newton system has 264 rows, past the sizes that reach BLAS.
     p = _random_table(np.random.default_rng(12), (12, 12, 12))
     with threadpool_limits(limits=2, user_api="blas"):
+        caller = _blas_threads()
         res = union_information(p)
         after = _blas_threads()
     assert res.status == "optimal"
     assert seen
-    assert all(threads == [1] for threads in seen)
-    assert after == [2]  # the caller's setting, restored
+    assert all(set(threads.values()) == {1} for threads in seen)
+    assert after == caller  # the caller's setting, restored library by library
 
 
 def test_small_solve_leaves_blas_threads_alone(monkeypatch):
@@ -478,9 +484,10 @@ def test_small_solve_leaves_blas_threads_alone(monkeypatch):
 
     seen = _record_threads_in_solve(monkeypatch)
     with threadpool_limits(limits=2, user_api="blas"):
+        caller = _blas_threads()
         union_information(_random_table(np.random.default_rng(2), (3, 3, 3)))
     assert seen
-    assert all(threads == [2] for threads in seen)
+    assert all(threads == caller for threads in seen)
 
 
 def test_nested_bounds_restore_once_the_last_leaves():
@@ -489,11 +496,12 @@ def test_nested_bounds_restore_once_the_last_leaves():
     import synergy.pid.vk as vk_module
 
     with threadpool_limits(limits=2, user_api="blas"):
+        caller = _blas_threads()
         with vk_module._bounded_blas(True):
             with vk_module._bounded_blas(True):
-                assert _blas_threads() == [1]
-            assert _blas_threads() == [1]  # the outer solve still runs
-        assert _blas_threads() == [2]
+                assert set(_blas_threads().values()) == {1}
+            assert set(_blas_threads().values()) == {1}  # the outer solve still runs
+        assert _blas_threads() == caller
 
 
 def test_threadpoolctl_is_imported_only_by_a_large_solve():

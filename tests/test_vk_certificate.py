@@ -158,8 +158,11 @@ def reference_interval(p: np.ndarray) -> tuple[float, float]:
     objective = cp.Minimize(cp.sum(cp.rel_entr(qv, expand @ qx)))
     problem = cp.Problem(objective, constraints)
     try:
-        # Tight settings narrow the interval; any primal and duals give valid bounds.
-        problem.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+        # Tight settings narrow the interval; any primal and duals give valid bounds, so
+        # cvxpy's "may be inaccurate" warning does not matter here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Solution may be inaccurate", UserWarning)
+            problem.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
         q_cells = np.asarray(qv.value, dtype=float)
         # cvxpy's equality duals enter its Lagrangian as +nu (A q - b): lam = -nu.
         lam = [

@@ -1,31 +1,32 @@
 """Benchmark of the union-information (S_VK / BROJA) solvers side by side in one process.
 
 The dedicated Newton solver against the cvxpy programme (ECOS, Clarabel) and dit's BROJA
-(cone and default paths) on random Dirichlet(1) tables with |X1| = |X2| = |Y| = n.
-A second section times the batched solver (``union_information(tables, batch_ndim=1)``) on
-many small tables next to the same references on a sample of them.
-Run: ``python benchmarks/bench_vk.py [--quick] [--batch]``; writes ``benchmarks/results/vk.md``
-(``--batch`` reruns only the batch section and splices it into vk.md and RESULTS.md).
+(cone and default paths) on random Dirichlet(1) tables with |X1| = |X2| = |Y| = n; then the
+Newton solver under BLAS threading with a busy second core (the library's own bound, one
+thread set by the caller, and no bound at all); then the batched solver
+(``union_information(tables, batch_ndim=1)``) on many small tables next to the same
+references on a sample of them.
+Run: ``python benchmarks/bench_vk.py [--quick] [--threads-only] [--batch]``; writes
+``benchmarks/results/vk.md`` (``--batch`` reruns only the batch section and splices it into
+vk.md and RESULTS.md). No thread count is set here: the library bounds BLAS itself.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-
-# Multi-threaded OpenBLAS spin-waits badly on a shared 2-core machine (measured: a 496x496
-# Cholesky took 1.35 s with threads against 8.5 ms without); set before numpy loads.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import synergy.pid.vk as vk_module
 from synergy.pid.vk import union_information
 
 HERE = Path(__file__).resolve().parent
@@ -222,11 +223,152 @@ def main(quick: bool = False) -> str:
         "Command: `python benchmarks/bench_vk.py" + (" --quick" if quick else "") + "`",
         "",
     ]
-    text = "\n".join(lines) + "\n" + batch_section(quick)
+    text = "\n".join(lines) + "\n" + threads_section(quick) + "\n" + batch_section(quick)
+    _write(text)
+    return text
+
+
+def _write(text: str) -> None:
     out = HERE / "results" / "vk.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    return text
+
+
+# ------------------------------------------------------------------------- BLAS threading
+
+
+def _spin(stop: object) -> None:
+    """Keep one core busy until ``stop`` (a multiprocessing Event) is set."""
+    x = 0
+    while not stop.is_set():  # type: ignore[attr-defined]
+        for _ in range(100_000):
+            x += 1
+
+
+@contextmanager
+def _busy_core() -> Iterator[None]:
+    """A spinning process on another core for the duration of the block."""
+    stop = multiprocessing.Event()
+    proc = multiprocessing.Process(target=_spin, args=(stop,), daemon=True)
+    proc.start()
+    try:
+        time.sleep(0.5)  # let it reach full speed
+        yield
+    finally:
+        stop.set()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+
+
+@contextmanager
+def _mode(name: str) -> Iterator[None]:
+    """The three ways a caller's solve meets BLAS threads."""
+    from threadpoolctl import threadpool_limits
+
+    saved = vk_module._BLAS_THREADS
+    try:
+        if name == "default":  # the library's own bound, caller sets nothing
+            yield
+        elif name == "one thread":  # the caller remembers to hold BLAS to one thread
+            vk_module._BLAS_THREADS = None
+            with threadpool_limits(limits=1, user_api="blas"):
+                yield
+        else:  # "unbounded": no bound anywhere, as before the library set one
+            vk_module._BLAS_THREADS = None
+            yield
+    finally:
+        vk_module._BLAS_THREADS = saved
+
+
+MODES = ("default", "one thread", "unbounded")
+
+
+def threads_section(quick: bool = False) -> str:
+    """Newton solves under three BLAS threading modes, interleaved, with a busy second core."""
+    from threadpoolctl import threadpool_info
+
+    rng = np.random.default_rng(16)
+    blas = sorted(
+        {
+            (lib["internal_api"], lib["num_threads"])
+            for lib in threadpool_info()
+            if lib["user_api"] == "blas"
+        }
+    )
+    # n: (tables, rounds). Small solves take ~1 ms, so many of them: on a loaded machine a
+    # solve that loses its core to the scheduler takes a 25 ms time slice longer.
+    plan = {4: (3, 20), 8: (3, 20), 16: (3, 3 if quick else 5)}
+    _newton(rng.dirichlet(np.ones(8)).reshape(2, 2, 2))  # JIT warm-up
+    times: dict[tuple[int, str], list[float]] = {}
+    load_before = os.getloadavg()
+    with _busy_core():
+        load_busy = os.getloadavg()
+        for n, (n_tables, rounds) in plan.items():
+            tables = [rng.dirichlet(np.ones(n**3)).reshape(n, n, n) for _ in range(n_tables)]
+            for r in range(rounds):
+                for j, p in enumerate(tables):
+                    # Rotate the order so that no mode always runs first after a table change.
+                    shift = (r + j) % len(MODES)
+                    for name in MODES[shift:] + MODES[:shift]:
+                        with _mode(name):
+                            t0 = time.perf_counter()
+                            _newton(p)
+                            times.setdefault((n, name), []).append(time.perf_counter() - t0)
+            print(f"threads n={n} done", file=sys.stderr, flush=True)
+        # What the bound itself costs a solve that reaches BLAS: set and restore the limit.
+        bound_cost = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            with vk_module._bounded_blas(True):
+                pass
+            bound_cost.append(time.perf_counter() - t0)
+    load_after = os.getloadavg()
+    lines = [
+        "### BLAS threads during a solve (busy second core)",
+        "",
+        "Median wall time per Newton solve in ms, Dirichlet(1) tables with |X1| = |X2| = |Y| = n,"
+        " while a spinning process started by the benchmark keeps a second core busy. Modes,"
+        " interleaved table by table in one run: `default` is the library as shipped (it holds"
+        " BLAS to one thread for solves that reach BLAS, n >= 8 here, and restores the"
+        " caller's setting); `one thread` is the caller holding BLAS to one thread itself"
+        " (threadpoolctl around the call, the library's bound off); `unbounded` is neither,"
+        " as before the library set a bound. Ratios are of medians, over `one thread`; the"
+        " fastest solve of each mode is given beside its median.",
+        "",
+        "| n | solves per mode | default ms (fastest) | one thread ms (fastest) |"
+        " unbounded ms (fastest) | default / one | unbounded / one |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in plan:
+        med = {name: statistics.median(times[(n, name)]) for name in MODES}
+        low = {name: min(times[(n, name)]) for name in MODES}
+        lines.append(
+            f"| {n} | {len(times[(n, 'default')])} |"
+            + "".join(f" {1e3 * med[m]:.3g} ({1e3 * low[m]:.3g}) |" for m in MODES)
+            + f" {med['default'] / med['one thread']:.2f}x |"
+            f" {med['unbounded'] / med['one thread']:.2f}x |"
+        )
+    lines += [
+        "",
+        "The bound itself (set the limit, restore it) costs"
+        f" {1e3 * statistics.median(bound_cost):.3g} ms per solve (median of"
+        f" {len(bound_cost)}), paid only by solves that reach BLAS.",
+        "",
+        "BLAS libraries and their default threads: "
+        + ", ".join(f"{api} ({threads})" for api, threads in blas)
+        + f". Load average (1, 5, 15 min) before: {', '.join(f'{x:.1f}' for x in load_before)};"
+        f" with the spinner: {', '.join(f'{x:.1f}' for x in load_busy)};"
+        f" after: {', '.join(f'{x:.1f}' for x in load_after)} on {os.cpu_count()} cores."
+        f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}.",
+        "",
+        "Command: `python benchmarks/bench_vk.py --threads-only"
+        + (" --quick" if quick else "")
+        + "`",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- batches
@@ -470,5 +612,7 @@ if __name__ == "__main__":
         _splice(HERE / "results" / "vk.md", out)
         _splice(HERE / "RESULTS.md", out)
         print(out)
+    elif "--threads-only" in args:
+        print(threads_section(quick="--quick" in args))
     else:
         print(main(quick="--quick" in args))

@@ -13,11 +13,14 @@ import numba
 import numpy as np
 
 __all__ = [
+    "FEASIBLE_TOL",
     "Structure",
     "build_structure",
     "certify",
+    "feasible_point",
     "fit_marginals",
     "objective",
+    "reaches_blas",
     "solve_dual",
 ]
 
@@ -45,7 +48,7 @@ class Structure:
     block_start: np.ndarray  # (n_blocks + 1,)
     b: np.ndarray  # (m,) P(x_i, y) of each kept row
     row0_start: np.ndarray  # (n_1 + 1,) rows of source 0, grouped by x_0
-    q0: np.ndarray  # (N,) strictly positive feasible start: prod_i P(x_i, y) / p(y)^(k-1)
+    q0: np.ndarray  # (N,) feasible start P(x_0, y) prod_{i>=1} P(x_i | y)
     cell_full: np.ndarray  # (N, k) index of each cell's (i, x_i, y) into p_full, all rows
     p_full: np.ndarray  # every source's P(x_i, y), concatenated
 
@@ -131,18 +134,23 @@ def _index_table(
     for x in range(nx):
         start = c
         for y in range(ny):
+            # q0 = P(x_0, y) prod_{i >= 1} P(x_i | y): every factor of the product is at
+            # most 1, so it cannot overflow, and p(y)^(k - 1) (which underflows to 0 for
+            # p(y) below about 1e-154) is never formed.
             prod = 1.0
             supported = True
             for i in range(k):
                 j = offset[i] + ((x // stride[i]) % dims[i]) * ny + y
                 cell_full[c, i] = j
                 cell_rows[c, i] = row_id[j]
-                prod *= p_full[j]
-                supported &= p_full[j] > 0.0
+                if p_full[j] > 0.0:  # then p(y) >= P(x_i, y) > 0 too
+                    prod *= p_full[j] if i == 0 else p_full[j] / py[y]
+                else:
+                    supported = False
             if not supported:
                 continue  # some P(x_i, y) = 0: the constraints force this cell to 0
             cell_flat[c] = x * ny + y
-            q0[c] = prod / py[y] ** (k - 1)
+            q0[c] = prod
             c += 1
         if c > start:
             block_start[n_blocks] = start
@@ -158,6 +166,19 @@ def _index_table(
         cell_full[:c].copy(),
         p_full,
     )
+
+
+def reaches_blas(s: Structure) -> bool:
+    """Whether a Newton solve of ``s`` can call BLAS or LAPACK with more than tiny operands.
+
+    Mirrors the thresholds of the kernels below: W products from ``_BLAS_MIN`` entries, the
+    Cholesky factor of the other sources' rows (LAPACK, or BLAS panel updates past one
+    panel of ``_CHOLESKY_BLOCK``).
+    """
+    m1 = int(s.row0_start[-1])
+    m2 = s.n_rows - m1
+    group = int(np.max(np.diff(s.row0_start))) if s.row0_start.shape[0] > 1 else 0
+    return m1 * m2 >= _BLAS_MIN or m2 * group >= _BLAS_MIN or m2 > _CHOLESKY_BLOCK
 
 
 @numba.njit(cache=True)
@@ -242,11 +263,18 @@ def certify(
 _PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
 _PIVOT_HUGE = 1e128
 _BLAS_MIN = 4096  # entries of W from which matrix-vector products go to BLAS
+_CHOLESKY_BLOCK = 48  # columns per panel of _safe_cholesky (trailing updates go to BLAS)
 _BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
 _TINY_STEP = 1e-2
 _STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
 _TRY_CERTIFY = 1e3  # fit and certify once mu * n_blocks is within this factor of tol
 _MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
+_IPF_SWEEPS = 200  # most sweeps of proportional fitting before the exact repair
+_SWEEPS_PAY = 10  # IPF sweeps before a sweep must halve the residual to go on
+# "Meets the marginals to rounding": max |Q(x_i, y) - P(x_i, y)| at most 64 ulps of the
+# total mass 1. The repair of feasible_point reaches a few ulps; a point further off gives
+# no upper bound and is not used.
+FEASIBLE_TOL = 64.0 * np.finfo(np.float64).eps
 
 
 @numba.njit(cache=True, **_INNER)
@@ -264,7 +292,7 @@ def _safe_cholesky(s_mat: np.ndarray) -> np.ndarray:
     diag0 = np.empty(m)
     for i in range(m):
         diag0[i] = a[i, i]
-    nb = 48
+    nb = _CHOLESKY_BLOCK
     for j0 in range(0, m, nb):
         j1 = min(j0 + nb, m)
         # Unblocked factorisation of the diagonal block and its panel below.
@@ -554,19 +582,38 @@ def _softmax_blocks(
 
 
 @numba.njit(cache=True)
+def _marginal_residual(q: np.ndarray, cell_full: np.ndarray, p_full: np.ndarray) -> float:
+    """max |Q(x_i, y) - P(x_i, y)| over every source's every (x_i, y)."""
+    n, k = cell_full.shape
+    marg = np.zeros(p_full.shape[0])
+    for c in range(n):
+        for i in range(k):
+            marg[cell_full[c, i]] += q[c]
+    worst = 0.0
+    for j in range(p_full.shape[0]):
+        worst = max(worst, abs(marg[j] - p_full[j]))
+    return worst
+
+
+@numba.njit(cache=True)
 def fit_marginals(
     q: np.ndarray, cell_full: np.ndarray, p_full: np.ndarray, max_sweeps: int
 ) -> tuple[np.ndarray, float]:
-    """Iterative proportional fitting of q to every P(x_i, y): the feasible point to certify.
+    """Iterative proportional fitting of q towards every P(x_i, y).
 
     Scaling keeps q >= 0 and its zeros; near the optimum q already meets the marginals to
-    ~1e-12, so a few sweeps reach rounding. Returns the fitted q and its worst residual.
+    ~1e-12, so a few sweeps reach rounding. Where the table is nearly deterministic the
+    sweeps contract slowly (a residual of 1e-6 may survive hundreds of them), so they stop
+    once they stop paying; :func:`feasible_point` finishes the job exactly. Returns the
+    fitted q and its worst residual.
     """
     n, k = cell_full.shape
     out = q.copy()
     marg = np.zeros(p_full.shape[0])
     worst = np.inf
-    for _sweep in range(max_sweeps):
+    floor = 4.0 * np.finfo(np.float64).eps * np.max(p_full)
+    for sweep in range(max_sweeps):
+        previous = worst
         worst = 0.0
         for i in range(k):
             marg[:] = 0.0
@@ -586,9 +633,73 @@ def fit_marginals(
                 r = abs(marg[j] - p_full[j])
                 if r > worst:
                     worst = r
-        if worst <= 1e-16:
+        if worst <= floor or (sweep >= _SWEEPS_PAY and worst > 0.5 * previous):
             break
     return out, worst
+
+
+@numba.njit(cache=True)
+def feasible_point(
+    q: np.ndarray, cell_full: np.ndarray, p_full: np.ndarray, n_y: int, max_sweeps: int
+) -> tuple[np.ndarray, float]:
+    """A Q >= 0 on the cells that meets every P(x_i, y) to rounding, near ``q``.
+
+    Only such a Q makes f(Q) an upper bound on min f. Iterative proportional fitting first
+    (:func:`fit_marginals`), then an exact repair of what it leaves: each cell is scaled
+    down until no marginal is exceeded, which leaves remainders R_i(x_i, y) >= 0 whose sums
+    over x_i are the same p(y) - Q(y) for every source; the product table
+    R_0(x_0, y) prod_{i >= 1} R_i(x_i, y) / r_i(y) meets them exactly and is positive only
+    where every P(x_i, y) is, so the sum is feasible. Non-finite entries of ``q`` count as 0.
+    Returns the point and its worst residual max |Q(x_i, y) - P(x_i, y)|.
+    """
+    n, k = cell_full.shape
+    start = np.empty(n)
+    for c in range(n):
+        v = q[c]
+        start[c] = v if (v > 0.0 and np.isfinite(v)) else 0.0
+    out, _worst = fit_marginals(start, cell_full, p_full, max_sweeps)
+    n_full = p_full.shape[0]
+    marg = np.zeros(n_full)
+    for c in range(n):
+        for i in range(k):
+            marg[cell_full[c, i]] += out[c]
+    ratio = np.ones(n_full)
+    for j in range(n_full):
+        if marg[j] > p_full[j]:
+            ratio[j] = p_full[j] / marg[j]
+    for c in range(n):
+        scale = 1.0
+        for i in range(k):
+            scale = min(scale, ratio[cell_full[c, i]])
+        out[c] *= scale
+    marg[:] = 0.0
+    for c in range(n):
+        for i in range(k):
+            marg[cell_full[c, i]] += out[c]
+    rest = np.empty(n_full)
+    for j in range(n_full):
+        rest[j] = max(p_full[j] - marg[j], 0.0)
+    # r_i(y) = sum_{x_i} R_i(x_i, y); entry j of p_full is (source of j, x_i, y = j % n_y).
+    source_of = np.full(n_full, -1, dtype=np.int64)
+    for c in range(n):
+        for i in range(k):
+            source_of[cell_full[c, i]] = i
+    r_sum = np.zeros((k, n_y))
+    for j in range(n_full):
+        if source_of[j] >= 0:
+            r_sum[source_of[j], j % n_y] += rest[j]
+    for c in range(n):
+        j0 = cell_full[c, 0]
+        add = rest[j0]
+        y = j0 % n_y
+        for i in range(1, k):
+            ri = rest[cell_full[c, i]]
+            if add == 0.0 or ri == 0.0:
+                add = 0.0
+                break
+            add *= ri / r_sum[i, y]  # r_sum[i, y] >= ri > 0
+        out[c] += add
+    return out, _marginal_residual(out, cell_full, p_full)
 
 
 @numba.njit(cache=True, **_INNER)
@@ -651,6 +762,7 @@ def solve_dual(
     max_iter: int,
     q0: np.ndarray,
     start_shift: float,
+    n_y: int,
 ) -> tuple[np.ndarray, np.ndarray, float, float, int, int]:
     """Primal-dual interior-point method on the dual: max b.lam s.t. lse_x(A^T lam) <= 0.
 
@@ -660,8 +772,9 @@ def solve_dual(
     primal methods stall) is here just an inactive constraint with s_x -> 0. Mehrotra
     predictor-corrector; the Newton system reduces to S = A (diag q + w q q^T) A^T.
 
-    Returns q (fitted to the marginals), lam, f(q), certified lower bound, iterations,
-    status (0 converged, 1 iteration limit, 2 stalled).
+    Returns q (meeting the marginals to rounding, see :func:`feasible_point`), lam, f(q),
+    certified lower bound, iterations, status (0 converged, 1 iteration limit, 2 stalled).
+    Whatever the status, f(q) is an upper bound on min f and the lower bound a lower one.
     """
     n = cell_rows.shape[0]
     m = b.shape[0]
@@ -740,14 +853,20 @@ def solve_dual(
             res1 = max(res1, abs(r1[r]))
         # Certify only when the duality measure says we are close: fitting costs sweeps.
         if mu * nb <= _TRY_CERTIFY * tol or it == max_iter:
-            qf, _worst = fit_marginals(q, cell_full, p_full, 200)
-            f_val = objective(qf, block_start)
-            lower = certify(lam, cell_rows, block_start, b, row0_start)
-            if lower > best_lower:
-                best_lower = lower
-            if f_val < best_f:
-                best_f = f_val
-                best_q = qf
+            best_q, best_f, best_lower = _keep_best(
+                q,
+                lam,
+                best_q,
+                best_f,
+                best_lower,
+                cell_rows,
+                block_start,
+                b,
+                row0_start,
+                cell_full,
+                p_full,
+                n_y,
+            )
             if best_f - best_lower <= tol:
                 status = 0
                 break
@@ -847,7 +966,60 @@ def solve_dual(
         for j in range(nb):
             t[j] += alpha_p * dt[j]
             s[j] += alpha_d * ds[j]
+    if best_f == np.inf:
+        # Stalled before the first certificate: bound the optimum from where it stopped.
+        _apply_at(lam, cell_rows, c_val)
+        _softmax_blocks(c_val, block_start, pi, lse)
+        for j in range(nb):
+            for c in range(block_start[j], block_start[j + 1]):
+                q[c] = s[j] * pi[c]
+        best_q, best_f, best_lower = _keep_best(
+            q,
+            lam,
+            best_q,
+            best_f,
+            best_lower,
+            cell_rows,
+            block_start,
+            b,
+            row0_start,
+            cell_full,
+            p_full,
+            n_y,
+        )
     return best_q, lam, best_f, best_lower, it, status
+
+
+@numba.njit(cache=True)
+def _keep_best(
+    q: np.ndarray,
+    lam: np.ndarray,
+    best_q: np.ndarray,
+    best_f: float,
+    best_lower: float,
+    cell_rows: np.ndarray,
+    block_start: np.ndarray,
+    b: np.ndarray,
+    row0_start: np.ndarray,
+    cell_full: np.ndarray,
+    p_full: np.ndarray,
+    n_y: int,
+) -> tuple[np.ndarray, float, float]:
+    """Bound the optimum from the iterate (q, lam); keep the best bounds seen so far.
+
+    The upper bound is f at the feasible point nearest q's fit (an infeasible q's f may lie
+    below the optimum); the lower bound is lam made dual feasible. Multipliers that rounding
+    made non-finite give no bound and are passed over.
+    """
+    qf, worst = feasible_point(q, cell_full, p_full, n_y, _IPF_SWEEPS)
+    f_val = objective(qf, block_start)
+    lower = certify(lam, cell_rows, block_start, b, row0_start)
+    if np.isfinite(lower) and lower > best_lower:
+        best_lower = lower
+    if worst <= FEASIBLE_TOL and f_val < best_f:
+        best_f = f_val
+        best_q = qf
+    return best_q, best_f, best_lower
 
 
 @numba.njit(cache=True, **_INNER)

@@ -6,8 +6,11 @@ Two solvers with one answer: a dedicated primal-dual Newton method (numba) and t
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, overload
 
@@ -27,12 +30,14 @@ from synergy._validate import (
 )
 from synergy.pid._vk_batch import bivariate_batch, solve_batch
 from synergy.pid._vk_solver import (
+    FEASIBLE_TOL,
     Structure,
     bivariate_terms,
     build_structure,
     certify,
-    fit_marginals,
+    feasible_point,
     objective,
+    reaches_blas,
     solve_dual,
     table_entropies,
 )
@@ -43,6 +48,11 @@ _FUNC = "union_information"
 _SOLVERS = ("auto", "dedicated", "newton", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos", "cvxpy-scs")
 _DEFAULT_TOL = 1e-10
 _DEFAULT_MAX_ITER = 200
+_IPF_SWEEPS = 200  # proportional-fitting sweeps before the exact repair of a conic Q
+# SCS, a first-order method, runs this many of its cheap iterations per `max_iter` step.
+_SCS_ITERATIONS_PER_STEP = 500
+# Status of a conic solve that met the solver's own tolerances but not the certified `tol`.
+_CONIC_SHORT = "gap above tol"
 
 
 @dataclass(frozen=True)
@@ -65,11 +75,15 @@ class UnionInformation:
     shared : float or None
         For two sources, the BROJA shared information I(X_1; Y) - UI_1; None otherwise.
     status : str
-        "optimal" when the gap met ``tol``; otherwise the solver's own word for what happened.
+        "optimal" when ``gap <= tol``, and only then. Otherwise what happened: "iteration
+        limit" or "stalled" (Newton), "gap above tol" (a conic solver met its own tolerances
+        but not ``tol``), or the conic solver's status ("user_limit", ...).
     gap : float
-        Duality gap, in the unit of ``base``: f(Q) minus a dual lower bound. Every solver's
-        Q is fitted to the marginals to rounding (iterative proportional fitting), so
-        ``value - gap`` is a proven lower bound on I_VK and ``value`` an upper bound.
+        Proven duality gap, in the unit of ``base``: finite and >= 0 whatever the status, and
+        ``value - gap <= I_VK <= value`` (so S_VK lies in ``[synergy, synergy + gap]``), to
+        rounding. ``value`` is I_Q(X; Y) at a Q that meets every marginal P(X_i, Y) to
+        rounding (the returned ``q``), ``value - gap`` a dual bound from multipliers shifted
+        to feasibility.
     iterations : int
         Newton (or conic solver) iterations.
     solver : str
@@ -206,10 +220,12 @@ def union_information(
         (alias "newton") runs only the Newton solver. "cvxpy" runs the best installed conic
         solver (Clarabel, else ECOS).
     tol : float, keyword-only
-        Duality gap to reach, in the unit of ``base`` (Newton solver; the conic solvers get
-        matching tight tolerances).
+        Proven duality gap to reach, in the unit of ``base``. The conic solvers run at
+        tolerances of about 1e-10 nats and certify to about 1e-9 bits: below that they
+        return status "gap above tol" with their proven gap.
     max_iter : int, keyword-only
-        Newton iteration limit (and the conic solvers' iteration limit).
+        Iteration limit of each solver run: Newton's, Clarabel's and ECOS's (SCS, a
+        first-order method, gets 500 of its iterations per unit of ``max_iter``).
     batch_ndim : int, keyword-only
         Number of leading batch axes. With ``batch_ndim > 0`` the Newton solver runs over
         the whole batch in one compiled loop (every table with its own support and
@@ -238,8 +254,9 @@ def union_information(
     Warns
     -----
     SynergyConvergenceWarning
-        When the solver stops before the gap meets ``tol``; for a batch, once, with the
-        number of tables solved again alone and of those still short of ``tol``.
+        When the solver stops before the gap meets ``tol`` (the answer is then still a proven
+        interval, only wider than asked); it names the knob to turn. For a batch, once, with
+        the number of tables solved again alone and of those still short of ``tol``.
 
     Notes
     -----
@@ -254,10 +271,19 @@ def union_information(
     the boundary it empties whole blocks (Q(x) = 0: an inactive dual constraint, which the
     method handles without stalling). Each Newton step solves one dense system over the
     marginal constraints, with the first source's rows eliminated block by block. It stops
-    on a certified gap: Q fitted exactly to the marginals (iterative proportional fitting)
-    gives f(Q) >= min f, and lam, shifted to dual feasibility, gives a lower bound. When
-    rounding stalls the gap short of ``tol`` (tables whose entries span many orders of
-    magnitude), it restarts once from the uniform start and keeps the best bounds of both.
+    on a certified gap, and every solver's answer carries one: the solver's Q is moved to a
+    Q that meets every marginal to rounding (iterative proportional fitting, then an exact
+    repair: cells scaled down until no marginal is exceeded, plus the product table of the
+    remainders), so f(Q) >= min f; and lam, shifted to dual feasibility, gives
+    b.lam <= min f. An iterate that misses the marginals is never evaluated as it is: its
+    f can lie below the optimum. The two bounds are sums of different terms: where rounding
+    puts f(Q) a few ulps below the dual bound the gap is reported as 0. When rounding stalls
+    the gap short of ``tol`` (tables whose entries span many orders of magnitude), Newton
+    restarts once from the uniform start and keeps the best bounds of both.
+    Solves large enough to reach BLAS (from about 8 symbols per source) hold it to one
+    thread while they run and then restore the caller's setting (threadpoolctl): threads
+    buy little on systems of this size, and on a busy machine spinning BLAS threads made
+    solves several times slower.
     For two sources S_VK is the BROJA synergy; UI_1 = I_Q(Y; X_1 | X_2) and
     SI = I(X_1; Y) - UI_1 at the optimum.
 
@@ -334,31 +360,36 @@ def _solve(
     if solver in ("auto", "newton"):
         raw = _solve_dedicated(structure, tol_nats, max_iter)
         if raw.status != "optimal":
-            knob = (
-                "Raise `max_iter`"
-                if raw.status == "iteration limit"
-                else "Loosen `tol` (rounding limits this table's certificate)"
-            )
             fallback = " Falling back to cvxpy." if solver == "auto" else ""
-            warnings.warn(
-                f"union_information's Newton solver stopped with status {raw.status!r} after "
-                f"{raw.iterations} iterations, duality gap {raw.gap / log_base:.3g} > tol "
-                f"{tol:.3g}. {knob} (or use solver='cvxpy').{fallback}",
-                SynergyConvergenceWarning,
-                stacklevel=3,
-            )
+            _warn_short(raw, "Newton solver", tol, log_base, " (or use solver='cvxpy')" + fallback)
             if solver == "auto":
                 raw = _best_of(raw, _solve_cvxpy(structure, "cvxpy", tol_nats, max_iter), tol_nats)
+                if raw.status != "optimal":
+                    _warn_short(raw, "Newton solver and its cvxpy fallback", tol, log_base, "")
     else:
         raw = _solve_cvxpy(structure, solver, tol_nats, max_iter)
         if raw.status != "optimal":
-            warnings.warn(
-                f"union_information's {raw.solver} stopped with status {raw.status!r}; "
-                "raise `max_iter` or try another solver.",
-                SynergyConvergenceWarning,
-                stacklevel=3,
-            )
+            _warn_short(raw, raw.solver, tol, log_base, " (or use solver='dedicated')")
     return raw
+
+
+def _warn_short(raw: _Raw, who: str, tol: float, log_base: float, advice: str) -> None:
+    """Say that ``raw`` missed ``tol``, what its proven gap is, and which knob to turn."""
+    if raw.status in ("iteration limit", "user_limit"):
+        knob = "Raise `max_iter`"
+    elif raw.status == "stalled":
+        knob = "Loosen `tol` (rounding limits this table's certificate)"
+    elif raw.status == _CONIC_SHORT:
+        knob = "Loosen `tol` (the conic solvers certify to about 1e-9 bits)"
+    else:
+        knob = "Loosen `tol` or try another solver"
+    warnings.warn(
+        f"union_information's {who} stopped with status {raw.status!r} after "
+        f"{raw.iterations} iterations, duality gap {raw.gap / log_base:.3g} > tol {tol:.3g} "
+        f"(the value is still a proven upper bound, within that gap of I_VK). {knob}{advice}.",
+        SynergyConvergenceWarning,
+        stacklevel=4,
+    )
 
 
 def _best_of(first: _Raw, second: _Raw, tol_nats: float) -> _Raw:
@@ -369,9 +400,9 @@ def _best_of(first: _Raw, second: _Raw, tol_nats: float) -> _Raw:
     solver's fitted Q is always the better one (on Dirichlet(0.1) tables the Newton answer
     beat cvxpy's about half the time).
     """
-    lower = max(first.f - first.gap, second.f - second.gap)
+    lower = max(_lower(first), _lower(second))
     best = first if first.f <= second.f else second
-    gap = best.f - lower
+    gap = max(best.f - lower, 0.0)  # below 0 only by rounding, as in _certified
     status = "optimal" if gap <= tol_nats else second.status
     return _Raw(best.q_cells, best.f, gap, status, best.iterations, best.solver)
 
@@ -451,6 +482,11 @@ def s_vk(
 
 @dataclass(frozen=True)
 class _Raw:
+    """One solver's answer: ``f`` at a Q meeting the marginals, and a proven gap below it.
+
+    ``f - gap <= min f <= f`` (nats); ``gap`` is finite and >= 0.
+    """
+
     q_cells: np.ndarray
     f: float  # objective in nats
     gap: float  # nats
@@ -459,7 +495,85 @@ class _Raw:
     solver: str
 
 
+def _certified(
+    s: Structure,
+    q_cells: np.ndarray,
+    f_val: float,
+    lower: float,
+    status: str,
+    iterations: int,
+    solver: str,
+) -> _Raw:
+    """A _Raw whose bounds always hold and whose gap is finite.
+
+    A solver that produced no usable point or multipliers still leaves bounds: the start
+    table q0 is feasible, and the multipliers lam = 0 (shifted feasible) give a lower bound.
+    The upper bound f and the lower bound are computed by different sums, so at the optimum
+    rounding can put f a few ulps below the lower bound: that difference is reported as a
+    gap of 0.
+    """
+    if not math.isfinite(f_val):
+        q_cells, _worst = feasible_point(s.q0, s.cell_full, s.p_full, s.shape[-1], _IPF_SWEEPS)
+        f_val = float(objective(q_cells, s.block_start))
+    if not math.isfinite(lower):
+        lower = float(certify(np.zeros(s.n_rows), s.cell_rows, s.block_start, s.b, s.row0_start))
+    return _Raw(q_cells, f_val, max(f_val - lower, 0.0), status, int(iterations), solver)
+
+
+def _lower(raw: _Raw) -> float:
+    """The proven lower bound on min f of an answer (-inf if it carries none)."""
+    return raw.f - raw.gap if math.isfinite(raw.f) and math.isfinite(raw.gap) else -math.inf
+
+
 _NEWTON_STATUS = {0: "optimal", 1: "iteration limit", 2: "stalled"}
+
+# ------------------------------------------------------------------------------ BLAS threads
+
+# BLAS threads during a solve. The Newton systems are a few hundred to a few thousand rows:
+# threads buy little there on an idle machine, and where other work holds the cores
+# OpenBLAS's spinning threads made an n = 16 solve 3.6x slower (50x at load 6). None leaves
+# the caller's setting alone.
+_BLAS_THREADS: int | None = 1
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict[str, Any] = {"depth": 0, "limiter": None, "controller": None}
+
+
+@contextmanager
+def _bounded_blas(active: bool) -> Iterator[None]:
+    """Hold BLAS to ``_BLAS_THREADS`` threads inside the block, then restore the caller's.
+
+    threadpoolctl is imported on first use (``import synergy`` stays numpy, scipy and
+    numba). Its controller is built once: inspecting the loaded libraries costs about 7 ms,
+    a limit from the kept controller 0.01-0.2 ms (benchmarks/RESULTS.md), and only solves
+    that reach BLAS (``active``) pay even that. Nested and concurrent solves share one
+    limit, set by the first to enter and restored by the last to leave.
+    """
+    if not active or _BLAS_THREADS is None:
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] == 0:
+            controller = _BLAS_STATE["controller"]
+            if controller is None:
+                # The LAPACK and BLAS that numba's kernels call: loaded before inspecting.
+                import importlib
+
+                from threadpoolctl import ThreadpoolController
+
+                importlib.import_module("scipy.linalg.cython_blas")
+                importlib.import_module("scipy.linalg.cython_lapack")
+
+                controller = _BLAS_STATE["controller"] = ThreadpoolController()
+            _BLAS_STATE["limiter"] = controller.limit(limits=_BLAS_THREADS, user_api="blas")
+        _BLAS_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["depth"] -= 1
+            if _BLAS_STATE["depth"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
 
 
 def _solve_dedicated(s: Structure, tol_nats: float, max_iter: int) -> _Raw:
@@ -479,23 +593,20 @@ def _solve_dedicated(s: Structure, tol_nats: float, max_iter: int) -> _Raw:
             max_iter,
             s.q0,
             start_shift,
+            s.shape[-1],
         )
-        return _Raw(
-            q,
-            float(f_val),
-            float(f_val - lower),
-            _NEWTON_STATUS[int(status)],
-            int(iterations),
-            "newton",
+        return _certified(
+            s, q, float(f_val), float(lower), _NEWTON_STATUS[int(status)], iterations, "newton"
         )
 
     # Start from the product table q0; if rounding stalls the certificate (tables whose
     # entries span many orders of magnitude), try once more from the uniform start, which
     # takes another path to the optimum, and keep the best bounds of both runs.
-    first = run(1.0)
-    if first.status == "optimal":
-        return first
-    second = run(0.0)
+    with _bounded_blas(reaches_blas(s)):
+        first = run(1.0)
+        if first.status == "optimal":
+            return first
+        second = run(0.0)
     both = _best_of(first, second, tol_nats)
     return replace(both, iterations=first.iterations + second.iterations)
 
@@ -585,33 +696,46 @@ def _solve_cvxpy(s: Structure, solver: str, tol_nats: float, max_iter: int) -> _
             "tol_gap_rel": eps,
             "tol_feas": eps,
             "tol_ktratio": 1e-8,
-            "max_iter": max(max_iter, 200),
+            "max_iter": max_iter,
         }
     elif name == "ECOS":
-        options = {"abstol": eps, "reltol": eps, "feastol": eps, "max_iters": max(max_iter, 200)}
+        options = {"abstol": eps, "reltol": eps, "feastol": eps, "max_iters": max_iter}
     else:  # SCS: a first-order method, far looser than the interior-point solvers
-        options = {"eps": max(eps, 1e-9), "max_iters": max(100 * max_iter, 100000)}
+        options = {"eps": max(eps, 1e-9), "max_iters": _SCS_ITERATIONS_PER_STEP * max_iter}
+    q_cells = s.q0
+    lam = np.zeros(s.n_rows)
+    iterations = 0
     try:
-        problem.solve(solver=name, **options)
+        with warnings.catch_warnings():
+            # cvxpy's own "may be inaccurate" warning: the certificate below says how much.
+            warnings.filterwarnings("ignore", "Solution may be inaccurate", UserWarning)
+            with _bounded_blas(reaches_blas(s)):  # SCS and cvxpy's own numpy may use BLAS
+                problem.solve(solver=name, **options)
     except cp.error.SolverError as exc:
-        return _Raw(
-            s.q0, objective(s.q0, s.block_start), math.inf, f"solver error: {exc}", 0, label
-        )
-    # Fitted to the marginals like the Newton solver's Q (the conic solvers meet them only to
-    # their feasibility tolerance), so f(Q) is an upper bound and the gap a certificate.
-    q, _worst = fit_marginals(
-        np.clip(np.asarray(qv.value, dtype=np.float64), 0.0, None), s.cell_full, s.p_full, 200
-    )
-    f_val = float(objective(q, s.block_start))
-    gap = math.inf
-    if marg.dual_value is not None:
-        lam = -np.asarray(marg.dual_value, dtype=np.float64)
-        # cvxpy's equality duals enter its Lagrangian with the opposite sign to lam.
-        gap = f_val - certify(lam, s.cell_rows, s.block_start, s.b, s.row0_start)
-    status = "optimal" if problem.status == cp.OPTIMAL else str(problem.status)
-    stats = problem.solver_stats
-    iterations = int(stats.num_iters) if stats is not None and stats.num_iters is not None else 0
-    return _Raw(q, f_val, gap, status, iterations, label)
+        status = f"solver error: {exc}"
+    else:
+        status = str(problem.status)
+        stats = problem.solver_stats
+        if stats is not None and stats.num_iters is not None:
+            iterations = int(stats.num_iters)
+        if qv.value is not None:
+            q_cells = np.asarray(qv.value, dtype=np.float64)
+        if marg.dual_value is not None:
+            # cvxpy's equality duals enter its Lagrangian with the opposite sign to lam.
+            lam = -np.asarray(marg.dual_value, dtype=np.float64)
+    # The conic solvers meet the marginals only to their feasibility tolerance: f is taken at
+    # the feasible point nearest their Q, so it is an upper bound, and any multipliers give a
+    # lower bound once shifted feasible. "optimal" is earned by the gap, not by their word.
+    q, worst = feasible_point(q_cells, s.cell_full, s.p_full, s.shape[-1], _IPF_SWEEPS)
+    f_val = float(objective(q, s.block_start)) if worst <= FEASIBLE_TOL else math.inf
+    lower = float(certify(lam, s.cell_rows, s.block_start, s.b, s.row0_start))
+    raw = _certified(s, q, f_val, lower, status, iterations, label)
+    if raw.gap <= tol_nats:
+        return replace(raw, status="optimal")
+    if raw.status == cp.OPTIMAL:
+        # Converged at the conic solver's own tolerance, short of the certified gap asked for.
+        return replace(raw, status=_CONIC_SHORT)
+    return raw
 
 
 # ----------------------------------------------------------------------------- batches

@@ -217,8 +217,8 @@ def mig(
     n_points : int, None or "auto", default "auto"
         Images encoded (a uniform sample without replacement; ``None`` for the whole grid).
         ``"auto"``: each protocol's published choice, the whole grid for ``"chen"`` and
-        10,000 images for ``"dlib"``. A subsample makes ``"chen"`` cheaper but biased (the
-        mixtures then hold fewer posteriors; see Notes).
+        10,000 images for ``"dlib"``. A subsample makes ``"chen"`` cheaper but biased (its
+        mixtures hold fewer posteriors; see Notes).
     n_samples : int, default 10000
         ``"chen"`` only: at most this many of a group's codes per entropy estimate (Chen's
         ``estimate_entropies`` default), each scored against every posterior of the group.
@@ -247,10 +247,12 @@ def mig(
     hour of CPU time (see ``benchmarks/RESULTS.md``). ``MIGResult.mutual_information`` holds
     the unclamped estimates.
 
-    The cheaper ``n_points=10_000, n_samples=1_000`` (this function's defaults before it
-    followed Chen's protocol) estimates each mixture from the sampled images only, which
-    biases MIG low: by about 0.01 on a synthetic code of the full grid (0.5635 against
-    0.5704 for Chen's estimator at matched group sizes).
+    A subsample (for instance ``n_points=10_000, n_samples=1_000``, close to this
+    function's defaults before it followed Chen's protocol) estimates each mixture from the
+    sampled images only, so every group's mixture holds fewer posteriors than Chen's and the
+    score is biased; ``benchmarks/bench_mig_chen.py`` measures that bias beside the time of
+    the full estimate (see ``benchmarks/RESULTS.md``). Use it for quick looks, not for
+    numbers to compare with the papers.
 
     References
     ----------
@@ -547,8 +549,11 @@ def evaluate_run(
 
     Examples
     --------
-    Not run here: it needs a trained run (see :func:`synergy.vae.train`) and takes seconds
-    to minutes. For the run directory ``runs/vae``:
+    Not run here: it needs a trained run (see :func:`synergy.vae.train`). With the published
+    protocols (the defaults) on the full 737,280-image grid, Chen's MIG over every image
+    dominates the time (about 3.7e10 code-image pairs per latent; see
+    ``benchmarks/RESULTS.md``); ``n_points=10_000, n_votes=800`` gives a quick, biased look
+    in seconds to minutes. For the run directory ``runs/vae``:
 
     >>> from synergy.vae import evaluate_run
     >>> sorted(evaluate_run("runs/vae"))  # doctest: +SKIP

@@ -164,3 +164,47 @@ def test_chen_mig_default_is_chens_estimator_on_every_image(data):
     # the two agree to rounding.
     assert ours.score == pytest.approx(chen_mig(mu_all, logvar_all, classes, sizes, z), abs=1e-10)
     assert 0.05 < ours.score < 0.95  # neither trivial nor perfect: a discriminating input
+
+
+def dlib_mig(mus, ys, num_bins=20):
+    """disentanglement_lib's mig._compute_mig with utils.make_discretizer (histogram) and
+    sklearn's mutual_info_score written out; mus (D, N), ys (K, N), nats."""
+
+    def mutual_info_score(a, b):
+        _, ia = np.unique(a, return_inverse=True)
+        _, ib = np.unique(b, return_inverse=True)
+        joint = np.zeros((ia.max() + 1, ib.max() + 1))
+        np.add.at(joint, (ia, ib), 1.0)
+        joint /= joint.sum()
+        outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
+        nz = joint > 0
+        return float(np.sum(joint[nz] * np.log(joint[nz] / outer[nz])))
+
+    discretized = np.zeros_like(mus, dtype=np.int64)
+    for i in range(mus.shape[0]):  # _histogram_discretize
+        discretized[i] = np.digitize(mus[i], np.histogram(mus[i], num_bins)[1][:-1])
+    m = np.array(
+        [
+            [mutual_info_score(ys[j], discretized[i]) for j in range(len(ys))]
+            for i in range(len(mus))
+        ]
+    )
+    entropy = np.array([mutual_info_score(ys[j], ys[j]) for j in range(len(ys))])
+    sorted_m = np.sort(m, axis=0)[::-1]
+    return float(np.mean((sorted_m[0] - sorted_m[1]) / entropy))
+
+
+def test_dlib_mig_reproduces_disentanglement_lib_on_the_same_codes(data):
+    from synergy.vae.metrics import mig
+
+    rng = np.random.default_rng(4)
+    classes = data.factors_of(np.arange(len(data)))[:, 1:].astype(np.float64)  # 5 factors
+    mu_all = (classes - classes.mean(0)) @ (np.eye(5, 6) + 0.15 * rng.standard_normal((5, 6)))
+
+    def encode(idx):
+        return mu_all[idx], np.zeros((len(idx), 6))
+
+    ours = mig(encode, data, protocol="dlib", n_points=None).score
+    theirs = dlib_mig(mu_all.T, classes.T.astype(np.int64))
+    assert ours == pytest.approx(theirs, abs=1e-12)
+    assert 0.05 < ours < 0.95

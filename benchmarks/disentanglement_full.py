@@ -7,8 +7,9 @@ MIG over every image, disentanglement_lib's MIG and FactorVAE score with its stu
 It writes ``benchmarks/results/disentanglement_full.md`` and one traversal picture per model.
 
 Needs the real file (``--data``; https://github.com/deepmind/dsprites-dataset) and, in
-practice, a GPU (``--device cuda``): on 2 CPU cores the 15 runs take about two days, and the
-Chen MIG over every image is minutes per run on CPU as well. Runs resume from their
+practice, a GPU (``--device cuda``): on 2 CPU cores the 15 runs take about two days. The
+scores run on CPU, and Chen's MIG over every image costs about four CPU-hours per run
+(``benchmarks/RESULTS.md``). Runs resume from their
 checkpoints, so an interrupted invocation continues where it stopped::
 
     python benchmarks/disentanglement_full.py --device cuda --jobs 1 \

@@ -8,7 +8,7 @@ It writes ``benchmarks/results/disentanglement_full.md`` and one traversal pictu
 
 Needs the real file (``--data``; https://github.com/deepmind/dsprites-dataset) and, in
 practice, a GPU (``--device cuda``): on 2 CPU cores the 15 runs take about two days. The
-scores run on CPU, and Chen's MIG over every image costs about four CPU-hours per run
+scores run on CPU, and Chen's MIG over every image costs about 50 CPU-minutes per run
 (``benchmarks/RESULTS.md``). Runs resume from their
 checkpoints, so an interrupted invocation continues where it stopped::
 

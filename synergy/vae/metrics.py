@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numba
 import numpy as np
-from scipy.special import logsumexp
 
 from synergy._validate import describe, invalid
 from synergy.vae.data import FACTOR_NAMES, DSprites
@@ -105,29 +105,45 @@ def _log_normal(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray
     return -0.5 * (_LOG_2PI + logvar + (z - mu) ** 2 * np.exp(-logvar))
 
 
-def _mixture_entropy(
-    z: np.ndarray, mu: np.ndarray, logvar: np.ndarray, block_size: int
-) -> np.ndarray:
+@numba.njit(cache=True)
+def _mixture_logsumexp(
+    z: np.ndarray, mu_t: np.ndarray, inv_var_t: np.ndarray, offset_t: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled; run as Python under NUMBA_DISABLE_JIT
+    """``out[s, d] = logsumexp_n log N(z[s, d]; mu[n, d], var[n, d])``, streaming over n.
+
+    Two passes over the images per (code, dimension): the maximum, then the shifted sum of
+    exponentials, so memory is the inputs and the output only. ``*_t`` are ``(D, N)``.
+    """
+    samples, dims = z.shape
+    images = mu_t.shape[1]
+    out = np.empty((samples, dims))
+    for s in range(samples):
+        for d in range(dims):
+            point = z[s, d]
+            top = -np.inf
+            for n in range(images):
+                diff = point - mu_t[d, n]
+                value = offset_t[d, n] - 0.5 * diff * diff * inv_var_t[d, n]
+                if value > top:
+                    top = value
+            total = 0.0
+            for n in range(images):
+                diff = point - mu_t[d, n]
+                total += math.exp(offset_t[d, n] - 0.5 * diff * diff * inv_var_t[d, n] - top)
+            out[s, d] = top + math.log(total)
+    return out
+
+
+def _mixture_entropy(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """Per-dimension entropy of the mixture (1/N) sum_n q(z_j | x_n), from samples z (S, D).
 
-    -log q(z_j) = log N - logsumexp_n log q(z_j | x_n), averaged over the samples; the
-    (sample, image) pairs go ``block_size`` at a time, so memory stays bounded whatever N is.
+    -log q(z_j) = log N - logsumexp_n log q(z_j | x_n), averaged over the samples.
     """
-    n, dims = mu.shape
-    inv_var = np.exp(-logvar)
-    offset = -0.5 * (_LOG_2PI + logvar)
-    images = min(n, block_size)
-    per_block = max(1, block_size // images)
-    total = np.zeros(dims)
-    for start in range(0, len(z), per_block):
-        zs = z[start : start + per_block, None, :]
-        acc = np.full((len(zs), dims), -np.inf)
-        for first in range(0, n, images):
-            part = slice(first, first + images)
-            logq = offset[None, part] - 0.5 * (zs - mu[None, part]) ** 2 * inv_var[None, part]
-            acc = np.logaddexp(acc, logsumexp(logq, axis=1))
-        total -= (acc - math.log(n)).sum(axis=0)
-    return total / len(z)
+    mu_t = np.ascontiguousarray(mu.T)
+    inv_var_t = np.ascontiguousarray(np.exp(-logvar).T)
+    offset_t = np.ascontiguousarray((-0.5 * (_LOG_2PI + logvar)).T)
+    log_mixture = _mixture_logsumexp(np.ascontiguousarray(z), mu_t, inv_var_t, offset_t)
+    return -(log_mixture - math.log(len(mu))).mean(axis=0)
 
 
 def _mig_chen(
@@ -138,7 +154,6 @@ def _mig_chen(
     columns: list[int],
     rng: np.random.Generator,
     n_samples: int,
-    block_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     # Chen et al.: one sample of q(z|x) per image, drawn once; each entropy uses at most
     # n_samples of a group's samples (a random subset) against every posterior of the group.
@@ -146,7 +161,7 @@ def _mig_chen(
 
     def entropy_of(rows: np.ndarray) -> np.ndarray:
         pick = rows if len(rows) <= n_samples else rng.permutation(rows)[:n_samples]
-        return _mixture_entropy(z[pick], mu[rows], logvar[rows], block_size)
+        return _mixture_entropy(z[pick], mu[rows], logvar[rows])
 
     marginal = entropy_of(np.arange(len(mu)))
     mi = np.zeros((mu.shape[1], len(columns)))
@@ -196,7 +211,6 @@ def mig(
     n_samples: int = 10_000,
     bins: int = 20,
     seed: int = 0,
-    block_size: int = 65_536,
 ) -> MIGResult:
     """Mutual information gap of a representation, in either published protocol.
 
@@ -226,9 +240,6 @@ def mig(
         ``"dlib"`` only: histogram bins per latent.
     seed : int, default 0
         Seeds image choice and code sampling: the score is deterministic under a seed.
-    block_size : int, default 65536
-        ``"chen"`` only: (code, image) pairs evaluated at once; memory is about
-        ``5 * 8 * D * block_size`` bytes, whatever the dataset's size.
 
     Returns
     -------
@@ -244,8 +255,8 @@ def mig(
     mixture of the posteriors of the images with v_k = v. Over the whole dSprites grid this
     scores 10,000 codes against 737,280 posteriors for the marginal and as many pairs again
     for each of the four factors: about 3.7e10 (code, image) pairs, each over every latent
-    dimension; at the 2.6e6 pairs per CPU-second measured for z = 10 on a 2-core machine,
-    about four CPU-hours (see ``benchmarks/RESULTS.md``). ``MIGResult.mutual_information``
+    dimension; at the 1.3e7 pairs per CPU-second measured for z = 10 on a 2-core machine,
+    about 50 CPU-minutes (see ``benchmarks/RESULTS.md``). ``MIGResult.mutual_information``
     holds the unclamped estimates.
 
     A subsample (for instance ``n_points=10_000, n_samples=1_000``, close to this
@@ -253,7 +264,7 @@ def mig(
     sampled images only, so every group's mixture holds fewer posteriors than Chen's and the
     score is biased; ``benchmarks/bench_mig_chen.py`` measures that bias beside the time of
     the full estimate (on an 11,520-image grid, 2,000 images and 1,000 codes moved MIG by
-    -0.003 on average, within the subsample's seed-to-seed spread of 0.008, in 1/60 of the
+    -0.003 on average, within the subsample's seed-to-seed spread of 0.008, in 1/70 of the
     time; see ``benchmarks/RESULTS.md``). Use it for quick looks, not for numbers to compare
     with the papers.
 
@@ -276,7 +287,7 @@ def mig(
         raise invalid("protocol", func, "'chen' or 'dlib'", describe(protocol))
     if n_points == "auto":
         n_points = None if protocol == "chen" else 10_000
-    for name, value in (("n_samples", n_samples), ("block_size", block_size), ("bins", bins)):
+    for name, value in (("n_samples", n_samples), ("bins", bins)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise invalid(name, func, "a positive int", describe(value))
     rng = np.random.default_rng(seed)
@@ -290,9 +301,7 @@ def mig(
     if protocol == "chen":
         names: tuple[str, ...] = ("scale", "orientation", "posX", "posY")
         columns = _factor_columns(data, names)
-        mi, entropy = _mig_chen(
-            mu, logvar, positions, data.sizes, columns, rng, n_samples, block_size
-        )
+        mi, entropy = _mig_chen(mu, logvar, positions, data.sizes, columns, rng, n_samples)
     else:
         names = ("shape", "scale", "orientation", "posX", "posY")
         columns = _factor_columns(data, names)
@@ -554,7 +563,7 @@ def evaluate_run(
     --------
     Not run here: it needs a trained run (see :func:`synergy.vae.train`). With the published
     protocols (the defaults) on the full 737,280-image grid, Chen's MIG over every image
-    dominates the time (about 3.7e10 code-image pairs, some four CPU-hours; see
+    dominates the time (about 3.7e10 code-image pairs, some 50 CPU-minutes; see
     ``benchmarks/RESULTS.md``); ``n_points=10_000, n_votes=800`` gives a quick, biased look
     in seconds to minutes. For the run directory ``runs/vae``:
 

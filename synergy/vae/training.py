@@ -338,8 +338,9 @@ class Trainer:
     ``"reference"`` is what the paper's code computed on PyTorch 0.4.1. One forward pass;
     ``recon + KL`` is backpropagated with the graph retained and Adam steps; the gradients
     are zeroed (to zero tensors: 0.4.1's ``zero_grad``); the penalty is backpropagated through
-    the *retained* graph and Adam steps again. The optimiser is :class:`Adam041`, 0.4.1's
-    Adam, which writes ``p.data`` in place where autograd does not see it. So the penalty's
+    the *retained* graph and Adam steps again. The optimiser is 0.4.1's Adam
+    (``synergy.vae._adam041.Adam041``), which writes ``p.data`` in place where autograd does
+    not see it. So the penalty's
     backward reads the convolution and linear weights the graph saved *after* the first
     step, with the activations of the forward pass (before it): each weight's gradient is
     the pre-step input times an error signal carried down through post-step weights. The

@@ -25,6 +25,7 @@ import torch
 
 from synergy._validate import describe, invalid
 from synergy._version import __version__
+from synergy.vae._adam041 import Adam041
 from synergy.vae.data import DSprites
 from synergy.vae.losses import (
     Discriminator,
@@ -33,6 +34,7 @@ from synergy.vae.losses import (
     discriminator_loss,
     factorvae_loss,
     nonsyn_loss,
+    nonsyn_penalty,
     vae_loss,
 )
 from synergy.vae.model import VAE, reparameterize
@@ -51,7 +53,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MODELS = ("vae", "betavae", "btcvae", "factorvae", "nonsyn")
-UPDATES = ("reference", "fused")
+UPDATES = ("reference", "sequential", "fused")
+PENALTY_BATCHES = ("same", "fresh")
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 # What a run directory gets from train, evaluate_run and plot_run: --overwrite moves these aside.
@@ -100,9 +103,16 @@ class TrainConfig:
         nonsyn: weight of the synergy penalty.
     omega : float, default 0.9
         nonsyn: greedy subset acceptance factor, in (0, 1].
-    update : {"reference", "fused"}, default "reference"
-        nonsyn: "reference" takes two Adam steps per batch, as the paper's code; "fused"
-        takes one step on the summed loss.
+    update : {"reference", "sequential", "fused"}, default "reference"
+        nonsyn: "reference" takes two steps per batch as the paper's code did on PyTorch
+        0.4.1 (0.4.1's Adam; the penalty's gradient read through the retained graph after
+        the first step); "sequential" takes the same two steps with today's Adam and both
+        gradients at the pre-step parameters; "fused" takes one step on the summed loss
+        (see :class:`Trainer`).
+    penalty_batch : {"same", "fresh"}, default "same"
+        nonsyn, two-step updates: "same" computes the penalty on the ELBO's batch (the
+        reference code's default); "fresh" encodes a newly drawn batch after the first step
+        and computes the penalty there (the reference code's ``--sample sample``).
     beta : float, default 4.0
         betavae: weight of the KL term.
     tc_alpha, tc_beta, tc_gamma : float, default 1.0, 6.0 and 1.0
@@ -110,8 +120,9 @@ class TrainConfig:
         dimension-wise KL.
     tc_method : {"mss", "mws"}, default "mss"
         btcvae: minibatch stratified or minibatch weighted sampling.
-    factor_gamma : float, default 35.0
-        factorvae: weight of the total correlation.
+    factor_gamma : float, default 6.4
+        factorvae: weight of the total correlation (1Konny's FactorVAE setting for dSprites,
+        the code the Non-Syn VAE paper compared with).
     disc_lr : float, default 1e-4
         factorvae: Adam learning rate of the discriminator.
     disc_beta1, disc_beta2 : float, default 0.5 and 0.9
@@ -167,8 +178,17 @@ class TrainConfig:
         default="reference",
         metadata={
             "choices": UPDATES,
-            "help": "nonsyn: 'reference' (two Adam steps per batch, as the paper's code) or "
-            "'fused' (one step on the summed loss)",
+            "help": "nonsyn: 'reference' (two steps per batch, PyTorch 0.4.1's Adam and "
+            "gradients, as the paper's code ran), 'sequential' (two steps, today's Adam, both "
+            "gradients at the pre-step weights) or 'fused' (one step on the summed loss)",
+        },
+    )
+    penalty_batch: str = field(
+        default="same",
+        metadata={
+            "choices": PENALTY_BATCHES,
+            "help": "nonsyn, two-step updates: penalty on the ELBO's batch ('same') or on a "
+            "fresh batch encoded after the first step ('fresh', the reference's --sample sample)",
         },
     )
     beta: float = field(default=4.0, metadata={"help": "betavae: KL weight"})
@@ -178,7 +198,9 @@ class TrainConfig:
     tc_method: str = field(
         default="mss", metadata={"help": "btcvae: minibatch sampling", "choices": ("mss", "mws")}
     )
-    factor_gamma: float = field(default=35.0, metadata={"help": "factorvae: TC weight"})
+    factor_gamma: float = field(
+        default=6.4, metadata={"help": "factorvae: TC weight (1Konny's dSprites setting)"}
+    )
     disc_lr: float = field(default=1e-4, metadata={"help": "factorvae: discriminator Adam lr"})
     disc_beta1: float = field(default=0.5, metadata={"help": "factorvae: discriminator beta1"})
     disc_beta2: float = field(default=0.9, metadata={"help": "factorvae: discriminator beta2"})
@@ -213,6 +235,17 @@ class TrainConfig:
             raise invalid("model", func, f"one of {MODELS}", describe(self.model))
         if self.update not in UPDATES:
             raise invalid("update", func, f"one of {UPDATES}", describe(self.update))
+        if self.penalty_batch not in PENALTY_BATCHES:
+            raise invalid(
+                "penalty_batch", func, f"one of {PENALTY_BATCHES}", describe(self.penalty_batch)
+            )
+        if self.penalty_batch == "fresh" and self.update == "fused":
+            raise invalid(
+                "penalty_batch",
+                func,
+                "'same' with update='fused' (one step has no second batch)",
+                describe(self.penalty_batch),
+            )
         if self.tc_method not in ("mss", "mws"):
             raise invalid("tc_method", func, "'mss' or 'mws'", describe(self.tc_method))
         for name in ("steps", "batch_size", "z_dim", "log_every", "checkpoint_every", "threads"):
@@ -300,21 +333,42 @@ class Trainer:
 
     Notes
     -----
-    With ``update="reference"`` the Non-Syn VAE takes two Adam steps per batch with one
-    optimiser, as the paper's code did on PyTorch 0.4.1: the gradient of ``recon + KL`` and the
-    gradient of the penalty are both taken at the same parameters (one forward pass); Adam
-    steps on the first, then on the second. The penalty does not touch the decoder, so its
-    gradient there is a zero tensor, and Adam still moves the decoder through its momentum (as
-    0.4.1's ``zero_grad`` left zero tensors, not ``None``). Adam's step count therefore rises by
-    two per batch. ``update="fused"`` sums the losses and takes one step: cheaper, one moment
+    The Non-Syn VAE has three update rules (``TrainConfig.update``):
+
+    ``"reference"`` is what the paper's code computed on PyTorch 0.4.1. One forward pass;
+    ``recon + KL`` is backpropagated with the graph retained and Adam steps; the gradients
+    are zeroed (to zero tensors: 0.4.1's ``zero_grad``); the penalty is backpropagated through
+    the *retained* graph and Adam steps again. The optimiser is 0.4.1's Adam
+    (``synergy.vae._adam041.Adam041``), which writes ``p.data`` in place where autograd does
+    not see it. So the penalty's
+    backward reads the convolution and linear weights the graph saved *after* the first
+    step, with the activations of the forward pass (before it): each weight's gradient is
+    the pre-step input times an error signal carried down through post-step weights. The
+    penalty does not reach the decoder; its gradient there is zero, and the second step
+    still moves the decoder by momentum. Adam's step count rises by two per batch.
+
+    ``"sequential"`` takes the same two steps with ``torch.optim.Adam`` and both gradients
+    at the pre-step parameters (the penalty's first, from the same forward pass). Earlier
+    versions of this library called it ``"reference"``; it is close to the paper's code but
+    not equal to it: on a tiny grid, 20 steps of it end up to 2e-3 away from a transcription
+    of 0.4.1 in some weight (about ten steps' worth at lr 1e-4), where ``"reference"`` stays
+    within 1e-7 (``tests/vae/test_update_rules.py``).
+
+    ``"fused"`` sums the losses and takes one ``torch.optim.Adam`` step: cheaper, one moment
     update per batch, and not what the paper ran.
 
-    The two are different optimisers, not two schedules of one. Adam divides each step by a
-    running gradient scale, so in ``reference`` the penalty's own step has a size set mostly by
-    the learning rate, whatever ``alpha`` is (alpha acts through the moment estimates the two
-    gradients share); in ``fused`` the penalty's gradient is added to the ELBO's before the
-    division, so alpha sets its weight directly. The decoder also takes a second, momentum-only
-    step per batch in ``reference``. Results tuned for one mode do not carry over to the other.
+    With ``penalty_batch="fresh"`` (two-step updates only) the penalty comes from a newly
+    drawn batch, encoded after the first step at the updated weights, as the reference
+    code's ``--sample sample``: there is no retained graph, so ``"reference"`` and
+    ``"sequential"`` then differ only in the Adam rule. The logged ``penalty``, ``best`` and
+    ``worst`` are then those of the fresh batch.
+
+    The two-step rules and ``"fused"`` are different optimisers, not two schedules of one.
+    Adam divides each step by a running gradient scale, so in the two-step rules the
+    penalty's own step has a size set mostly by the learning rate, whatever ``alpha`` is
+    (alpha acts through the moment estimates the two gradients share); in ``"fused"`` the
+    penalty's gradient is added to the ELBO's before the division, so alpha sets its weight
+    directly. Results tuned for one rule do not carry over to another.
     """
 
     def __init__(self, config: TrainConfig) -> None:
@@ -331,9 +385,12 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         self.model = VAE(config.z_dim).to(self.device)
         self.params = list(self.model.parameters())
-        self.optimizer = torch.optim.Adam(
-            self.params, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2)
-        )
+        betas = (config.adam_beta1, config.adam_beta2)
+        self.optimizer: torch.optim.Optimizer
+        if config.model == "nonsyn" and config.update == "reference":
+            self.optimizer = Adam041(self.params, lr=config.lr, betas=betas)
+        else:
+            self.optimizer = torch.optim.Adam(self.params, lr=config.lr, betas=betas)
         self.discriminator: Discriminator | None = None
         self.disc_optimizer: torch.optim.Optimizer | None = None
         if config.model == "factorvae":
@@ -399,24 +456,58 @@ class Trainer:
         self, x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
     ) -> LossTerms:
         cfg = self.config
+        if cfg.penalty_batch == "fresh":
+            return self._nonsyn_fresh_step(x, logits, mu, logvar)
         terms = nonsyn_loss(
             x, logits, mu, logvar, alpha=cfg.alpha, omega=cfg.omega, validate=False
         )
+        penalty = terms.terms["penalty"]
         if cfg.update == "fused":
             self._adam_step(terms.loss)
-            return terms
-        # Both gradients at the same parameters: the penalty's first (keeping the graph),
-        # then the ELBO's; then two Adam steps.
-        penalty_grads = torch.autograd.grad(
-            terms.terms["penalty"], self.params, retain_graph=True, allow_unused=True
-        )
-        self._adam_step(terms.terms["elbo"])
-        for p, g in zip(self.params, penalty_grads, strict=True):
+        elif cfg.update == "reference":
+            # The reference code's order on the retained graph. Adam041 writes p.data, so the
+            # second backward reads the post-step weights the graph saved (see the Notes).
+            self.optimizer.zero_grad()
+            terms.terms["elbo"].backward(retain_graph=True)
+            _average_gradients(self.params, self.world_size)
+            self.optimizer.step()
+            self.optimizer.zero_grad()  # zero tensors: the decoder moves by momentum
+            penalty.backward()
+            _average_gradients(self.params, self.world_size)
+            self.optimizer.step()
+        else:
+            # Both gradients at the pre-step parameters: the penalty's first.
+            penalty_grads = torch.autograd.grad(
+                penalty, self.params, retain_graph=True, allow_unused=True
+            )
+            self._adam_step(terms.terms["elbo"])
+            self._step_on(penalty_grads)
+        return terms
+
+    def _nonsyn_fresh_step(
+        self, x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    ) -> LossTerms:
+        cfg = self.config
+        elbo = vae_loss(x, logits, mu, logvar, beta=1.0, validate=False)
+        self.optimizer.zero_grad()
+        elbo.loss.backward()
+        _average_gradients(self.params, self.world_size)
+        self.optimizer.step()
+        mu2, logvar2 = self.model.encode(self.next_batch())
+        pen = nonsyn_penalty(mu2, logvar2, alpha=cfg.alpha, omega=cfg.omega, validate=False)
+        pen.terms.pop("kl_per_sample")
+        penalty_grads = torch.autograd.grad(pen.loss, self.params, allow_unused=True)
+        self._step_on(penalty_grads)
+        terms = {**elbo.terms, "elbo": elbo.loss, **pen.terms}
+        return LossTerms(elbo.loss + pen.loss, terms)
+
+    def _step_on(self, grads: tuple[torch.Tensor | None, ...]) -> None:
+        """An optimiser step on given gradients; zeros where a parameter has none."""
+        for p, g in zip(self.params, grads, strict=True):
             # Zeros, not None: Adam then moves the decoder by momentum, as PyTorch 0.4.1 did.
             p.grad = torch.zeros_like(p) if g is None else g
         _average_gradients(self.params, self.world_size)
         self.optimizer.step()
-        return terms
 
     def _factorvae_step(
         self,
@@ -500,7 +591,11 @@ class Trainer:
         """Restore a checkpoint written by :meth:`state_dict` for the same config."""
         saved = dict(state["config"])
         mine = dataclasses.asdict(self.config)
-        differ = sorted(k for k in mine if k not in RUN_FIELDS and saved.get(k) != mine[k])
+        # A field added after the checkpoint was written compares as its default.
+        defaults = dataclasses.asdict(TrainConfig())
+        differ = sorted(
+            k for k in mine if k not in RUN_FIELDS and saved.get(k, defaults[k]) != mine[k]
+        )
         if differ:
             raise invalid(
                 "config",

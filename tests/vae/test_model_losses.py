@@ -117,3 +117,23 @@ def test_thin_modules_match_the_functions():
     torch.testing.assert_close(
         terms["elbo"] + terms["penalty"], terms["recon"] + terms["kl"] + terms["penalty"]
     )
+
+
+def test_discriminator_starts_as_1konnys_normal_init():
+    # 1Konny/FactorVAE model.py, normal_init: Linear weights ~ N(0, 0.02), biases 0; the
+    # default gamma is that code's dSprites setting (README: --gamma 6.4).
+    import inspect
+
+    from synergy.vae.training import TrainConfig
+
+    torch.manual_seed(0)
+    disc = Discriminator(z_dim=10)
+    linears = [m for m in disc.net if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 6
+    for layer in linears:
+        assert torch.count_nonzero(layer.bias) == 0
+    hidden = linears[1].weight  # 1e6 draws: the sample std is within 0.1% of 0.02
+    assert float(hidden.std()) == pytest.approx(0.02, rel=0.01)
+    assert abs(float(hidden.mean())) < 1e-4
+    assert TrainConfig().factor_gamma == 6.4
+    assert inspect.signature(factorvae_loss).parameters["gamma"].default == 6.4

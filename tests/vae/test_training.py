@@ -51,13 +51,13 @@ def test_cli_flags_come_from_the_config():
     assert cfg.lr == TrainConfig().lr
 
 
-@pytest.mark.parametrize("update", ["reference", "fused"])
-def test_reference_update_takes_two_adam_steps_and_moves_the_decoder(tmp_path, update):
+@pytest.mark.parametrize("update", ["reference", "sequential", "fused"])
+def test_two_step_updates_take_two_adam_steps_and_move_the_decoder(tmp_path, update):
     trainer = Trainer(tiny(tmp_path, update=update))
     before = [p.detach().clone() for p in trainer.model.decoder.parameters()]
     trainer.train_step()
     steps = {int(trainer.optimizer.state[p]["step"]) for p in trainer.params}
-    assert steps == ({2} if update == "reference" else {1})
+    assert steps == ({1} if update == "fused" else {2})
     moved = [
         not torch.equal(a, b)
         for a, b in zip(before, trainer.model.decoder.parameters(), strict=True)
@@ -65,10 +65,10 @@ def test_reference_update_takes_two_adam_steps_and_moves_the_decoder(tmp_path, u
     assert all(moved)
 
 
-def test_reference_update_equals_two_manual_adam_steps(tmp_path):
+def test_sequential_update_equals_two_manual_adam_steps(tmp_path):
     from synergy.estimators.gaussian import non_synergy_penalty
 
-    cfg = tiny(tmp_path)
+    cfg = tiny(tmp_path, update="sequential")
     trainer = Trainer(cfg)
     manual = Trainer(cfg)  # same seed: same weights, same sampler
     noise = torch.get_rng_state()

@@ -193,3 +193,16 @@ def test_threads_default_is_half_the_usable_cpus(monkeypatch):
         TrainConfig(threads=-1)
     with pytest.raises(InvalidParameterError, match="`log_every`"):
         TrainConfig(log_every=-1)
+
+
+def test_evaluate_defaults_to_the_published_protocols(capsys):
+    # Chen's MIG over every image ("auto") and disentanglement_lib's 10,000/5,000 FactorVAE
+    # votes (None) are synergy.vae.metrics' defaults; the command must not shrink them.
+    args = cli.build_parser().parse_args(["evaluate", "runs/x"])
+    assert args.n_points == "auto"
+    assert args.n_votes is None
+    assert cli.build_parser().parse_args(["evaluate", "x", "--n-points", "all"]).n_points is None
+    assert cli.build_parser().parse_args(["evaluate", "x", "--n-points", "500"]).n_points == 500
+    for bad in ("0", "many"):
+        code, _, err = _main(capsys, "evaluate", "x", "--n-points", bad)
+        _assert_one_line_error(code, err, "--n-points")

@@ -67,9 +67,11 @@ RUN_FILES = (
     "losses.png",
     "activations.png",
 )
+# 3: update="reference" means PyTorch 0.4.1's semantics (its Adam, the penalty gradient at the
+#    post-step weights); format 2 called today's "sequential" rule "reference".
 # 2: the file starts with CHECKPOINT_MAGIC and the SHA-256 of the torch.save bytes after it.
 # 1: a bare torch.save file (still read, with a warning: it cannot be verified).
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 CHECKPOINT_MAGIC = b"synergy.vae checkpoint\n"
 _HEADER_LINE = len(b"sha256 ") + 64 + 1
 CACHE_LIMIT = 65_536  # procedural images kept in memory (256 MiB of uint8)
@@ -590,6 +592,11 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a checkpoint written by :meth:`state_dict` for the same config."""
         saved = dict(state["config"])
+        old_reference = saved.get("model") == "nonsyn" and saved.get("update") == "reference"
+        if state["format"] < 3 and old_reference:
+            # Before format 3, "reference" named the rule now called "sequential": such a run
+            # continues only as what it was.
+            saved["update"] = "sequential"
         mine = dataclasses.asdict(self.config)
         # A field added after the checkpoint was written compares as its default.
         defaults = dataclasses.asdict(TrainConfig())

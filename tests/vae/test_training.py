@@ -188,12 +188,12 @@ def test_checkpoint_is_plain_checksummed_and_atomic(tmp_path):
     assert "checkpoint.pt" in names
     assert not [n for n in names if n.endswith(".tmp")]
     blob = (tmp_path / "run" / "checkpoint.pt").read_bytes()
-    # Format 2: a magic line, a "sha256 <hex>" line, then the torch.save bytes it covers.
+    # Formats 2 and 3: a magic line, a "sha256 <hex>" line, then the torch.save bytes it covers.
     magic, checksum, payload = blob.split(b"\n", 2)
     assert magic == b"synergy.vae checkpoint"
     assert checksum == b"sha256 " + hashlib.sha256(payload).hexdigest().encode()
     state = torch.load(io.BytesIO(payload), weights_only=True)
-    assert state["format"] == 2
+    assert state["format"] == 3
     assert isinstance(state["version"], str)
 
 
@@ -246,8 +246,9 @@ def test_missing_checkpoint_gets_the_library_message(tmp_path):
 
 
 def test_checkpoint_from_before_checksums_loads_with_a_warning(tmp_path):
-    whole = train(tiny(tmp_path, "whole", steps=3))
-    split = train(tiny(tmp_path, "split", steps=2))
+    # "sequential": format 1's "reference" was this rule (see the format-2 test below).
+    whole = train(tiny(tmp_path, "whole", steps=3, update="sequential"))
+    split = train(tiny(tmp_path, "split", steps=2, update="sequential"))
     # What format 1 wrote: torch.save of the bare state, no header.
     state = split.state_dict()
     state["format"] = 1
@@ -256,7 +257,7 @@ def test_checkpoint_from_before_checksums_loads_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="before checkpoints carried a checksum"):
         assert load_checkpoint(str(ckpt))["step"] == 2
     with pytest.warns(UserWarning, match="before checkpoints carried a checksum"):
-        resumed = train(tiny(tmp_path, "split", steps=3), resume=True)
+        resumed = train(tiny(tmp_path, "split", steps=3, update="sequential"), resume=True)
     _assert_same_state(whole, resumed)
     assert ckpt.read_bytes().startswith(b"synergy.vae checkpoint\n")
 
@@ -340,3 +341,27 @@ def test_cli_train_runs(tmp_path):
     )
     assert code == 0
     assert (out / "checkpoint.pt").exists()
+
+
+def test_a_format_2_reference_run_resumes_only_as_the_sequential_rule(tmp_path):
+    # Format 2 wrote update="reference" for the rule now called "sequential" (today's Adam,
+    # both gradients at the pre-step parameters): resuming it under the 0.4.1 rule would
+    # silently change the run half-way, so the config check names the field instead.
+    from synergy.vae.training import save_checkpoint
+
+    whole = train(tiny(tmp_path, "whole", steps=3, update="sequential"))
+    split = train(tiny(tmp_path, "split", steps=2, update="sequential"))
+    state = split.state_dict()
+    state["format"] = 2
+    state["config"] = {**state["config"], "update": "reference"}
+    save_checkpoint(state, str(tmp_path / "split" / "checkpoint.pt"))
+    with pytest.raises(InvalidParameterError, match=r"update='reference' \(saved 'sequential'\)"):
+        train(tiny(tmp_path, "split", steps=3), resume=True)
+    resumed = train(tiny(tmp_path, "split", steps=3, update="sequential"), resume=True)
+    _assert_same_state(whole, resumed)
+    # Other models ignore `update`: their format-2 checkpoints resume as they are.
+    plain = train(tiny(tmp_path, "plain", steps=1, model="vae"))
+    state = plain.state_dict()
+    state["format"] = 2
+    save_checkpoint(state, str(tmp_path / "plain" / "checkpoint.pt"))
+    assert train(tiny(tmp_path, "plain", steps=2, model="vae"), resume=True).step == 2

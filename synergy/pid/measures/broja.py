@@ -48,7 +48,7 @@ def broja_batched(stack: np.ndarray, *, solver: str = "auto") -> DecompositionAt
     --------
     >>> from synergy.testing import XOR
     >>> atoms = broja_batched(XOR[None]).values  # XOR: 1 bit of synergy, nothing else
-    >>> [round(abs(v), 9) for v in atoms[0]]
+    >>> [round(abs(float(v)), 9) for v in atoms[0]]
     [0.0, 0.0, 0.0, 1.0]
     """
     # Imported here so that registering the measure does not load the solver's kernels.

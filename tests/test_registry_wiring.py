@@ -137,3 +137,27 @@ def test_estimate_decomposition_broja_batches_the_resamples() -> None:
     np.testing.assert_allclose(est.synergy.bootstrap_values, single.bootstrap_values, atol=1e-8)
     total = sum(a.bootstrap_values for a in est.atoms.values())
     np.testing.assert_allclose(total, est.mutual_information.bootstrap_values, atol=1e-8)
+
+
+def test_broja_atoms_and_diagnostics_are_union_informations() -> None:
+    # BROJA's atoms are computed once, by union_information; decompose carries them and
+    # the solver's status, gap and iterations through the registry, in units of base.
+    from tests._dit import random_table
+
+    table = random_table(np.random.default_rng(4), (3, 2, 3))
+    optimum = synergy.union_information(table, base=4)
+    result = decompose(table, "vk", base=4)
+    assert result.measure == "broja"
+    np.testing.assert_allclose(result.unique, optimum.unique, atol=1e-12)
+    np.testing.assert_allclose(result.redundancy, optimum.shared, atol=1e-12)
+    np.testing.assert_allclose(result.synergy, optimum.synergy, atol=1e-12)
+    assert result.status == optimum.status
+    assert result.iterations == optimum.iterations
+    np.testing.assert_allclose(result.gap, optimum.gap, rtol=1e-9)
+    stack = np.stack([table, table[::-1]])
+    batch = synergy.union_information(stack, base=4, batch_ndim=1)
+    found = decompose(stack, "broja", base=4, batch_ndim=1)
+    np.testing.assert_allclose(found.unique, batch.unique, atol=1e-12)
+    np.testing.assert_allclose(found.gap, batch.gap, rtol=1e-9)
+    np.testing.assert_array_equal(found.iterations, batch.iterations)
+    np.testing.assert_array_equal(found.status, batch.status)

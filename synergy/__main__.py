@@ -18,8 +18,11 @@ import numpy as np
 
 import synergy
 from synergy import mutual_information
-from synergy.pid import decompose, i_max, i_min, s_max, s_vk, wms
+from synergy.pid import decompose, i_max, i_min, measure_names, s_max, s_vk, wms
 from synergy.testing import GATES
+
+#: The decompositions shown when ``--measures`` is not given.
+DEFAULT_MEASURES = ("imin", "broja")
 
 _Measure = Callable[[np.ndarray], float]
 
@@ -112,15 +115,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--gates", nargs="*", default=list(GATES), help="gate names (default: all)"
     )
     parser.add_argument("--digits", type=int, default=4, help="decimals shown")
+    parser.add_argument(
+        "--measures",
+        nargs="+",
+        default=list(DEFAULT_MEASURES),
+        metavar="MEASURE",
+        help="registered PID measures to decompose the two-source gates with (default: "
+        f"{' '.join(DEFAULT_MEASURES)}; any of synergy.pid.measure_names())",
+    )
     args = parser.parse_args(argv)
     unknown = [g for g in args.gates if g not in GATES]
     if unknown:
         parser.error(f"unknown gate(s) {unknown}; choose from {list(GATES)}")
+    names = measure_names()
+    unknown = [m for m in args.measures if m not in names]
+    if unknown:
+        parser.error(f"unknown measure(s) {unknown}; choose from {list(names)}")
     print(f"synergy {synergy.__version__}: measures on the canonical gates, target last\n")
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         print(measures_table(args.gates, digits=args.digits))
-        for measure in ("imin", "broja"):
+        for measure in args.measures:
             print()
             print(pid_table(args.gates, measure, digits=args.digits))
     print(

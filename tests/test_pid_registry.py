@@ -16,6 +16,7 @@ from synergy.pid.registry import (
     lattice_decomposition,
     measure_names,
     merge_sources,
+    register_alias,
     register_decomposition,
     register_measure,
     unregister_measure,
@@ -234,3 +235,64 @@ def test_merge_sources_matches_decompose_groups(registered: list[str]) -> None:
         np.testing.assert_allclose(ours.atoms[node], value, atol=1e-12, err_msg=str(node))
     batch = merge_sources(np.stack([table, table]), groups, batch_ndim=1)
     np.testing.assert_array_equal(batch[1], merged)
+
+
+def test_every_node_is_used_for_the_whole_lattice(registered: list[str]) -> None:
+    # Reference: the same user I_min called node by node (the loop in the registry).
+    calls = []
+
+    def every_node(stack: np.ndarray, lattice) -> np.ndarray:
+        calls.append(len(lattice.nodes))
+        return np.array([[user_imin(p, node) for node in lattice.nodes] for p in stack])
+
+    register_measure("user_imin_all", user_imin, every_node=every_node)
+    register_measure("user_imin", user_imin)
+    registered.extend(["user_imin_all", "user_imin"])
+    ours = lattice_decomposition("user_imin_all", XOR3)
+    reference = lattice_decomposition("user_imin", XOR3)
+    assert calls == [18]  # one call for the 18 nodes of the 3-source lattice
+    np.testing.assert_allclose(ours.atom_values, reference.atom_values, atol=1e-12)
+    with pytest.raises(InvalidTypeError, match="`every_node`"):
+        register_measure("bad", user_imin, every_node=3)  # type: ignore[arg-type]
+
+
+def test_alias_and_options(registered: list[str]) -> None:
+    register_alias("second_name", "mmi")
+    registered.append("second_name")
+    assert get_measure("second_name") is get_measure("mmi")
+    assert "second_name" in measure_names()
+    with pytest.raises(InvalidParameterError, match=r"`alias`.*already registered"):
+        register_alias("second_name", "mmi")
+    with pytest.raises(InvalidParameterError, match="`name` parameter of register_alias"):
+        register_alias("third_name", "no_such_measure")
+    # Options reach a decomposition only when it was registered with them.
+    seen = []
+
+    def with_option(stack: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
+        seen.append(scale)
+        return np.zeros((stack.shape[0], 4))
+
+    register_decomposition("with_option", with_option, options=("scale",))
+    registered.append("with_option")
+    lattice_decomposition("with_option", AND, options={"scale": 2.0})
+    assert seen == [2.0]
+    with pytest.raises(InvalidParameterError, match=r"`options`.*\['scale'\]"):
+        lattice_decomposition("with_option", AND, options={"solver": "auto"})
+    with pytest.raises(InvalidParameterError, match="`options`"):
+        lattice_decomposition("mmi", AND, options={"solver": "auto"})
+    with pytest.raises(InvalidTypeError, match="`options`"):
+        register_decomposition("bad", with_option, options="scale")
+
+
+def test_measures_is_a_live_read_only_view(registered: list[str]) -> None:
+    from synergy.pid import MEASURES
+
+    assert "later_measure" not in MEASURES
+    register_measure("later_measure", user_imin)
+    registered.append("later_measure")
+    assert "later_measure" in MEASURES
+    assert tuple(MEASURES) == measure_names()
+    assert measure_names() == MEASURES
+    assert len(MEASURES) == len(measure_names())
+    with pytest.raises(TypeError):
+        MEASURES[0] = "x"  # type: ignore[index]

@@ -1,7 +1,7 @@
 """The one place where a measure name becomes result columns for a batch of tables.
 
 Closed forms run batched; S_VK goes through one seam that batches the moment the solver
-accepts ``batch_ndim``; every ``decompose`` measure name gives its synergy atom.
+accepts ``batch_ndim``; every measure of the PID registry gives its synergy atom.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _EXTRA_COLUMNS = {"s_vk": ("s_vk", "s_vk_gap")}
 
 
 def known_measures() -> tuple[str, ...]:
-    """Every accepted name, read when asked so that measures added to decompose show up."""
+    """Every accepted name, read when asked so that measures registered later show up."""
     extra = tuple(m for m in pid.MEASURES if m not in _BATCHED and m != "s_vk")
     return (*_BATCHED, "s_vk", *extra)
 
@@ -68,8 +68,7 @@ def evaluate(measure: str, tables: np.ndarray) -> dict[str, np.ndarray]:
         return {measure: np.asarray(values, dtype=np.float64).reshape(len(tables))}
     if measure == "s_vk":
         return _s_vk(tables)
-    # A decompose() measure: no batch form, so one call per table; the column is the synergy.
-    out = np.empty(len(tables))
-    for i, table in enumerate(tables):
-        out[i] = pid.decompose(table, measure).synergy
-    return {measure: out}
+    # A registered decompose() measure: the whole chunk in one batched call (the registry
+    # hands the stack to the measure); the column is the synergy atom.
+    result = pid.decompose(tables, measure, batch_ndim=1)
+    return {measure: np.asarray(result.synergy, dtype=np.float64).reshape(len(tables))}

@@ -28,6 +28,7 @@ from synergy._validate import (
 )
 from synergy.pid import decompose, i_max, i_min, s_max, wms
 from synergy.pid.lattice import Antichain
+from synergy.pid.registry import get_measure
 from synergy.pid.result import PIDResult, format_antichain
 from synergy.pid.vk import s_vk, union_information
 from synergy.tables import encode_samples
@@ -121,8 +122,9 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "pid_unique": _pid("unique"),
 }
 #: Measure names :func:`estimate` accepts. The ``pid_*`` names call
-#: :func:`synergy.decompose` with ``pid=`` ("imin", "imax" or "broja"; default "imin") and,
-#: for "pid_unique", ``source=`` (the source's index).
+#: :func:`synergy.decompose` with ``pid=`` (any name of :func:`synergy.pid.measure_names`,
+#: including measures registered later; default "imin") and, for "pid_unique", ``source=``
+#: (the source's index).
 MEASURE_NAMES: tuple[str, ...] = tuple(_FUNCTIONS)
 # Measures that only make sense with a target column and at least one source column.
 _NEEDS_TARGET = frozenset(MEASURE_NAMES) - {"entropy", "conditional_entropy"}
@@ -397,6 +399,9 @@ def _resolve_measure(
             kind=InvalidTypeError,
         )
     known = name in _FUNCTIONS and _FUNCTIONS[name] is target
+    if known and name.startswith("pid_") and "pid" in kwargs:
+        # The decomposition comes from the PID registry: any registered name is accepted.
+        get_measure(kwargs["pid"], func=func, param="pid")
     if known and name in _NEEDS_TARGET and n_columns < 2:
         raise invalid(
             "columns",
@@ -989,7 +994,8 @@ def estimate(
         cells, else "indices".
     **measure_kwargs
         Passed to the measure: ``sources=``, ``axes=``, ``a=``/``b=``/``given=``,
-        ``solver=``, and for "pid_*" ``pid=`` ("imin", "imax", "broja") and ``source=``.
+        ``solver=``, and for "pid_*" ``pid=`` (a registered PID measure, see
+        :func:`synergy.pid.measure_names`; default "imin") and ``source=``.
 
     Returns
     -------
@@ -1310,7 +1316,7 @@ class DecompositionEstimate:
     mutual_information : Estimate
         I(X; Y), which the atoms sum to in every resample.
     measure : str
-        "imin", "imax" or "broja".
+        The registered name of the decomposition ("imin", "imax", "broja", ...).
     """
 
     atoms: Mapping[Antichain, Estimate]
@@ -1351,8 +1357,17 @@ class _Decomposition:
         return np.array([*result.atoms.values(), result.mutual_information]), result
 
     def statistic(self, counts: np.ndarray, n_total: int, *, corrected: bool) -> np.ndarray:
-        # decompose takes one table at a time (the BROJA programme is not batched).
-        return np.stack([self.vector(c / n_total)[0] for c in counts])
+        # One batched decompose over the stack: the registry hands the whole stack to the
+        # measure (BROJA solves it in one batched union-information call).
+        result = decompose(
+            counts / n_total,
+            self.measure,
+            self.sources,
+            base=self.base,
+            solver=self.solver,
+            batch_ndim=1,
+        )
+        return np.stack([*result.atoms.values(), result.mutual_information], axis=-1)
 
 
 def estimate_decomposition(
@@ -1380,8 +1395,10 @@ def estimate_decomposition(
     *columns : sequences of hashable labels, one 2-D array, or one DataFrame
         Source columns first, the target last, each of length n_samples; or one array of
         shape (n_samples, n_variables), or one pandas DataFrame, column by column.
-    measure : {"imin", "imax", "broja", "vk"}, keyword-only
-        The decomposition, as in :func:`synergy.decompose`.
+    measure : str, keyword-only
+        A registered PID measure, as in :func:`synergy.decompose` (see
+        :func:`synergy.pid.measure_names`; measures added with
+        :func:`synergy.pid.register_measure` work too). Default "imin".
     sources : sequence of int or of sequences of int, optional, keyword-only
         Source groups as column indices (default: each column but the last on its own).
     solver : str, optional, keyword-only
@@ -1421,6 +1438,7 @@ def estimate_decomposition(
     True
     """
     func = "estimate_decomposition"
+    get_measure(measure, func=func, param="measure")
     n_resamples = _check_count(n_bootstrap, "n_bootstrap", func, minimum=1)
     n_perm = _check_count(n_permutations, "n_permutations", func, minimum=0)
     if correction not in (None, "bootstrap"):

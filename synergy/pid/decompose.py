@@ -1,6 +1,7 @@
 """decompose: one entry point for the partial information decompositions of a table.
 
-I_min (any lattice up to 4 sources), I_max and BROJA/VK (two sources) all return a PIDResult.
+Reads the measure registry: any registered measure (I_min, I_max, BROJA/VK, mmi, ccs, ...)
+returns a PIDResult, for one table or a batch.
 """
 
 from __future__ import annotations
@@ -11,24 +12,13 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy._validate import InvalidTypeError, describe, invalid
-from synergy.information import conditional_mutual_information
-from synergy.pid._kernels import (
-    mutual_informations,
-    prepare,
-    specific_informations,
-    target_marginal,
-    union,
-)
-from synergy.pid.imax import i_max_bits
-from synergy.pid.imin import imin_redundancies
-from synergy.pid.lattice import MAX_SOURCES, RedundancyLattice, redundancy_lattice
+from synergy._validate import invalid
+from synergy.pid._kernels import mutual_informations, prepare, union
+from synergy.pid.lattice import RedundancyLattice
+from synergy.pid.registry import MEASURES, get_measure, lattice_decomposition, merge_sources
 from synergy.pid.result import PIDResult
 
 __all__ = ["MEASURES", "decompose"]
-
-#: Accepted ``measure`` names; "vk" is an alias of "broja" (the same programme for 2 sources).
-MEASURES = ("imin", "imax", "broja", "vk")
 
 _FUNC = "decompose"
 
@@ -74,11 +64,14 @@ def decompose(
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
         Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
-    measure : {"imin", "imax", "broja", "vk"}
+    measure : str
+        A registered measure (see :func:`synergy.pid.measure_names`; measures added with
+        :func:`synergy.pid.register_measure` work too). Built in:
         "imin": the Williams-Beer lattice with I_min as redundancy, for 2, 3 or 4 sources.
         "imax": two sources; the decomposition I_max induces as a union information.
         "broja" (alias "vk"): two sources; from the optimum of the union information
         programme of :func:`synergy.pid.union_information`.
+        "mmi", "ccs", "pm", "sx", "gk" (redundancies) and "dep" (two sources).
     sources : sequence of int or of sequences of int, optional
         Source groups as table axes; a group of several axes acts as one variable.
         Default: each axis but the last on its own. Axes in no group are summed out.
@@ -90,7 +83,7 @@ def decompose(
         (see :func:`synergy.pid.union_information`).
     solver : str, optional, keyword-only
         Passed to :func:`synergy.pid.union_information` for "broja"/"vk" (default
-        "auto"); closed-form measures take none.
+        "auto"); only measures registered with a "solver" option take one.
 
     Returns
     -------
@@ -105,16 +98,19 @@ def decompose(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError
-        If ``measure`` is unknown, or the sources are invalid or too many for the measure
-        (at most 4 for "imin", exactly 2 for "imax" and "broja").
+        If ``measure`` is not registered, ``solver`` is given to a measure that takes none,
+        or the sources are invalid or too many for the measure (its registered
+        ``max_sources``: 4 for "imin", 2 for "imax" and "broja").
     InvalidTypeError
         If ``measure`` or ``solver`` have the wrong type.
 
     Notes
     -----
-    The atoms pi solve I_cap(alpha) = sum_{beta <= alpha} pi(beta) over the redundancy
-    lattice (Moebius inversion); they sum to I(X; Y), and the atoms below {i} sum to
-    I(X_i; Y).
+    The measure is looked up in the registry (:mod:`synergy.pid.registry`): a redundancy
+    measure fills the lattice of the sources and is inverted; a measure with its own
+    decomposition supplies the atoms. The atoms pi solve
+    I_cap(alpha) = sum_{beta <= alpha} pi(beta) over the redundancy lattice (Moebius
+    inversion); they sum to I(X; Y), and the atoms below {i} sum to I(X_i; Y).
 
     - imin: I_cap(alpha) = sum_y p(y) min_{A in alpha} I(Y=y; A), each element A the union
       of its sources (Williams & Beer 2010).
@@ -141,38 +137,49 @@ def decompose(
     >>> result.atoms[((0,), (1,))]
     0.0
     """
-    if not isinstance(measure, str):
-        raise invalid(
-            "measure", _FUNC, f"one of {list(MEASURES)}", describe(measure), kind=InvalidTypeError
-        )
-    if measure not in MEASURES:
-        raise invalid("measure", _FUNC, f"one of {list(MEASURES)}", repr(measure))
-    if solver is not None and measure in ("imin", "imax"):
+    record = get_measure(measure, func=_FUNC, param="measure")
+    if solver is not None and "solver" not in record.options:
         raise invalid(
             "solver",
             _FUNC,
-            f"None for the closed-form measure {measure!r} (solvers are for 'broja'/'vk')",
+            f"None for the measure {record.name!r}, which takes no solver (solvers are for "
+            "'broja'/'vk')",
             repr(solver),
         )
     table, groups, log2_base, batch_ndim = prepare(
         p, sources, func=_FUNC, base=base, batch_ndim=batch_ndim, validate=True, min_sources=2
     )
-    most = MAX_SOURCES if measure == "imin" else 2
+    most = record.max_sources
     if len(groups) > most:
         expected = (
-            f"2 to {MAX_SOURCES} source groups for measure 'imin'"
-            if measure == "imin"
-            else f"exactly 2 source groups for measure {measure!r}"
+            f"exactly 2 source groups for measure {record.name!r}"
+            if most == 2
+            else f"2 to {most} source groups for measure {record.name!r}"
         )
         raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
-    if measure == "imin":
-        return _imin(table, groups, log2_base, base, batch_ndim)
-    if measure == "imax":
-        return _imax(table, groups, log2_base, base, batch_ndim)
-    chosen = "auto" if solver is None else solver
-    if batch_ndim:
-        return _broja_batch(table, groups, log2_base, base, chosen, batch_ndim)
-    return _broja(table, groups, log2_base, base, chosen)
+    merged = merge_sources(table, groups, batch_ndim=batch_ndim)
+    options = {} if solver is None else {"solver": solver}
+    found = lattice_decomposition(
+        record, merged, batch_ndim=batch_ndim, validate=False, options=options
+    )
+    whole = mutual_informations(table, batch_ndim, (union(groups),))[0] / log2_base
+    diagnostics: dict[str, Any] = {"status": "exact", "gap": None, "iterations": None}
+    if found.status is not None:
+        diagnostics["status"] = found.status if batch_ndim else str(found.status.item())
+    if found.gap is not None:
+        gap = found.gap / log2_base
+        diagnostics["gap"] = gap if batch_ndim else float(gap)
+    if found.iterations is not None:
+        diagnostics["iterations"] = found.iterations if batch_ndim else int(found.iterations)
+    return _result(
+        found.lattice,
+        found.atom_values / log2_base,
+        whole,
+        measure=record.name,
+        base=base,
+        groups=groups,
+        **diagnostics,
+    )
 
 
 def _result(
@@ -216,112 +223,3 @@ def _result(
         sources=groups,
         batch_shape=batch_shape,
     )
-
-
-def _imin(
-    table: np.ndarray, groups: Groups, log2_base: float, base: float, batch_ndim: int = 0
-) -> PIDResult[Any]:
-    lattice = redundancy_lattice(len(groups))
-    redundancies = imin_redundancies(table, groups, lattice, batch_ndim=batch_ndim) / log2_base
-    whole = mutual_informations(table, batch_ndim, (union(groups),))[0] / log2_base
-    return _result(
-        lattice, lattice.atoms(redundancies), whole, measure="imin", base=base, groups=groups
-    )
-
-
-def _single_informations(table: np.ndarray, groups: Groups, batch_ndim: int = 0) -> np.ndarray:
-    """I(X_i; Y) in bits per source (last axis), as the p(y)-mean of the specific information."""
-    spec = specific_informations(table, batch_ndim, groups)
-    return np.einsum("...sy,...y->...s", spec, target_marginal(table, batch_ndim))
-
-
-def _imax(
-    table: np.ndarray, groups: Groups, log2_base: float, base: float, batch_ndim: int = 0
-) -> PIDResult[Any]:
-    lattice = redundancy_lattice(2)
-    single = _single_informations(table, groups, batch_ndim) / log2_base
-    i_cup = i_max_bits(table, batch_ndim, groups) / log2_base
-    whole = mutual_informations(table, batch_ndim, (union(groups),))[0] / log2_base
-    shared = single[..., 0] + single[..., 1] - i_cup
-    atoms = _two_source_atoms(
-        lattice, shared, single[..., 0] - shared, single[..., 1] - shared, whole - i_cup
-    )
-    return _result(lattice, atoms, whole, measure="imax", base=base, groups=groups)
-
-
-def _two_source_atoms(
-    lattice: RedundancyLattice, shared: Any, unique_1: Any, unique_2: Any, synergy: Any
-) -> np.ndarray:
-    """Atoms in lattice order on the last axis, from floats or arrays of the batch shape."""
-    values = {
-        ((0,), (1,)): shared,
-        ((0,),): unique_1,
-        ((1,),): unique_2,
-        ((0, 1),): synergy,
-    }
-    return np.stack([np.asarray(values[node], dtype=np.float64) for node in lattice.nodes], -1)
-
-
-def _broja(
-    table: np.ndarray, groups: Groups, log2_base: float, base: float, solver: str
-) -> PIDResult[Any]:
-    # Imported here so that the closed-form measures never load the solver module (and its
-    # numba kernels) just to be imported.
-    from synergy.pid.vk import union_information
-
-    lattice = redundancy_lattice(2)
-    optimum: Any = union_information(table, list(groups), base=base, solver=solver)
-    q = np.asarray(optimum.q, dtype=np.float64)
-    # Q lives on the merged sources, (n_1, n_2, n_y), whatever the groups' own axes were.
-    q = q.reshape(_merged_size(table, groups[0]), _merged_size(table, groups[1]), q.shape[-1])
-    # Solvers may leave cells at -1e-12: they carry no mass, and the CMI needs a table.
-    q = np.clip(q, 0.0, None)
-    q /= q.sum()
-    ui_1 = float(conditional_mutual_information(q, 0, 2, 1, base=base, validate=False))
-    ui_2 = float(conditional_mutual_information(q, 1, 2, 0, base=base, validate=False))
-    single = _single_informations(table, groups) / log2_base
-    whole = float(optimum.mutual_information)
-    shared = single[0] - ui_1
-    synergy = float(optimum.synergy)
-    atoms = _two_source_atoms(lattice, shared, ui_1, ui_2, synergy)
-    return _result(
-        lattice,
-        atoms,
-        whole,
-        measure="broja",
-        base=base,
-        groups=groups,
-        status=str(optimum.status),
-        gap=None if optimum.gap is None else float(optimum.gap),
-        iterations=None if optimum.iterations is None else int(optimum.iterations),
-    )
-
-
-def _broja_batch(
-    table: np.ndarray, groups: Groups, log2_base: float, base: float, solver: str, batch_ndim: int
-) -> PIDResult[Any]:
-    """BROJA atoms of every table of a batch, from one batched union-information call."""
-    from synergy.pid.vk import union_information
-
-    lattice = redundancy_lattice(2)
-    optimum: Any = union_information(
-        table, list(groups), base=base, solver=solver, batch_ndim=batch_ndim, validate=False
-    )
-    ui_1, ui_2 = optimum.unique
-    single = _single_informations(table, groups, batch_ndim) / log2_base
-    atoms = _two_source_atoms(lattice, single[..., 0] - ui_1, ui_1, ui_2, optimum.synergy)
-    return _result(
-        lattice,
-        atoms,
-        optimum.mutual_information,
-        measure="broja",
-        base=base,
-        groups=groups,
-        status=optimum.status,
-        gap=optimum.gap,
-        iterations=optimum.iterations,
-    )
-
-
-def _merged_size(table: np.ndarray, group: tuple[int, ...]) -> int:
-    return int(np.prod([table.shape[a] for a in group]))

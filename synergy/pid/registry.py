@@ -11,7 +11,7 @@ import math
 import numbers
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -28,12 +28,15 @@ from synergy._validate import (
 from synergy.pid.lattice import MAX_SOURCES, Antichain, RedundancyLattice, redundancy_lattice
 
 __all__ = [
+    "MEASURES",
+    "DecompositionAtoms",
     "LatticeDecomposition",
     "Measure",
     "get_measure",
     "lattice_decomposition",
     "measure_names",
     "merge_sources",
+    "register_alias",
     "register_decomposition",
     "register_measure",
     "unregister_measure",
@@ -43,9 +46,12 @@ __all__ = [
 Redundancy = Callable[[np.ndarray, Antichain], float]
 #: batched(p, alpha) -> ndarray of shape (B,), for p of shape (B, n_1, ..., n_k, n_y).
 BatchedRedundancy = Callable[[np.ndarray, Antichain], np.ndarray]
-#: decomposition(p) -> atoms in bits, shape (B, N) in ``redundancy_lattice(k).nodes`` order,
-#: for p of shape (B, n_1, ..., n_k, n_y).
-Decomposition = Callable[[np.ndarray], np.ndarray]
+#: every_node(p, lattice) -> ndarray of shape (B, N): I_cap of every node at once, in bits.
+AllRedundancies = Callable[[np.ndarray, RedundancyLattice], np.ndarray]
+#: decomposition(p, **options) -> atoms in bits, shape (B, N) in ``redundancy_lattice(k).nodes``
+#: order (or a DecompositionAtoms that also carries solver diagnostics), for p of shape
+#: (B, n_1, ..., n_k, n_y).
+Decomposition = Callable[..., "np.ndarray | DecompositionAtoms"]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 _REGISTRY: dict[str, Measure] = {}
@@ -71,9 +77,15 @@ class Measure:
         ``batched(p, alpha) -> ndarray of shape (B,)`` for a stack of tables of shape
         (B, n_1, ..., n_k, n_y). None: batches loop over ``redundancy``.
     decomposition : callable or None
-        ``decomposition(p) -> ndarray of shape (B, N)``: every atom in bits, in the order of
+        ``decomposition(p, **options) -> ndarray of shape (B, N)`` (or a
+        :class:`DecompositionAtoms`): every atom in bits, in the order of
         ``redundancy_lattice(k).nodes``, for a stack of tables (B, n_1, ..., n_k, n_y). Set
         for measures whose lattice is not filled by a redundancy function (BROJA, dep).
+    every_node : callable or None
+        ``every_node(p, lattice) -> ndarray of shape (B, N)``: I_cap of every node at once,
+        for measures that share work across nodes (I_min). None: one call per node.
+    options : tuple of str
+        Keyword options the decomposition accepts (``("solver",)`` for BROJA).
     """
 
     name: str
@@ -81,6 +93,33 @@ class Measure:
     redundancy: Redundancy | None = None
     batched: BatchedRedundancy | None = None
     decomposition: Decomposition | None = None
+    every_node: AllRedundancies | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecompositionAtoms:
+    """The atoms a registered decomposition computed, with its solver's diagnostics.
+
+    A decomposition may return a bare ndarray of atoms; one that runs a solver returns this
+    so that ``status``, ``gap`` and ``iterations`` reach the user's result.
+
+    Attributes
+    ----------
+    values : ndarray of shape (B, N)
+        The atoms in bits, in the order of ``redundancy_lattice(k).nodes``.
+    status : ndarray of shape (B,) or None
+        The solver's status word for each table.
+    gap : ndarray of shape (B,) or None
+        A bound on the solver's error for each table, in bits.
+    iterations : ndarray of shape (B,) or None
+        The solver's iteration count for each table.
+    """
+
+    values: np.ndarray
+    status: np.ndarray | None = None
+    gap: np.ndarray | None = None
+    iterations: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -97,12 +136,17 @@ class LatticeDecomposition:
         pi(alpha) in bits for every node.
     redundancy_values : ndarray of shape (*batch, N)
         I_cap(alpha) in bits: the sum of the atoms at or below each node.
+    status, gap, iterations : ndarray of shape batch, or None
+        The solver's diagnostics (gap in bits) for a measure that runs one; None otherwise.
     """
 
     measure: str
     lattice: RedundancyLattice
     atom_values: np.ndarray
     redundancy_values: np.ndarray
+    status: np.ndarray | None = None
+    gap: np.ndarray | None = None
+    iterations: np.ndarray | None = None
 
     @property
     def atoms(self) -> Mapping[Antichain, Any]:
@@ -182,6 +226,7 @@ def register_measure(
     *,
     max_sources: int = MAX_SOURCES,
     batched: BatchedRedundancy | None = None,
+    every_node: AllRedundancies | None = None,
     replace: bool = False,
 ) -> Measure:
     """Register a PID measure by its redundancy function I_cap(alpha).
@@ -200,6 +245,10 @@ def register_measure(
     batched : callable, optional, keyword-only
         ``batched(p, alpha) -> ndarray of shape (B,)`` for ``p`` of shape
         (B, n_1, ..., n_k, n_y). Without it, batches call ``redundancy`` table by table.
+    every_node : callable, optional, keyword-only
+        ``every_node(p, lattice) -> ndarray of shape (B, N)``: I_cap of every node of
+        ``lattice`` (a :class:`~synergy.pid.RedundancyLattice`) at once, for a measure that
+        shares work across nodes. When given, decompositions use it instead of ``batched``.
     replace : bool, keyword-only
         Allow replacing a measure already registered under ``name``.
 
@@ -214,7 +263,8 @@ def register_measure(
         If ``name`` is malformed or taken (and ``replace`` is false), or ``max_sources`` is
         outside 2 to 4.
     InvalidTypeError
-        If ``name`` is not a string, ``redundancy`` or ``batched`` are not callable, or
+        If ``name`` is not a string, ``redundancy``, ``batched`` or ``every_node`` are not
+        callable, or
         ``max_sources`` is not an integer.
 
     Notes
@@ -237,8 +287,15 @@ def register_measure(
     name = _check_name(name, func)
     _check_callable(redundancy, "redundancy", func, optional=False)
     _check_callable(batched, "batched", func, optional=True)
+    _check_callable(every_node, "every_node", func, optional=True)
     most = _check_max_sources(max_sources, func)
-    record = Measure(name=name, max_sources=most, redundancy=redundancy, batched=batched)
+    record = Measure(
+        name=name,
+        max_sources=most,
+        redundancy=redundancy,
+        batched=batched,
+        every_node=every_node,
+    )
     return _store(record, replace=replace, func=func)
 
 
@@ -247,6 +304,7 @@ def register_decomposition(
     decomposition: Decomposition,
     *,
     max_sources: int = 2,
+    options: Sequence[str] = (),
     replace: bool = False,
 ) -> Measure:
     """Register a PID measure that computes its atoms itself (not from a redundancy).
@@ -256,11 +314,15 @@ def register_decomposition(
     name : str
         The name users pass as ``measure``.
     decomposition : callable
-        ``decomposition(p) -> ndarray of shape (B, N)`` for ``p`` of shape
+        ``decomposition(p, **options) -> ndarray of shape (B, N)`` for ``p`` of shape
         (B, n_1, ..., n_k, n_y) (sources merged, target last): the atoms in bits, in the
-        order of ``redundancy_lattice(k).nodes``.
+        order of ``redundancy_lattice(k).nodes``. A decomposition that runs a solver may
+        return a :class:`DecompositionAtoms` carrying its status, gap and iterations.
     max_sources : int, keyword-only
         Largest number of sources the measure handles, 2 to 4.
+    options : sequence of str, keyword-only
+        Names of the keyword options the decomposition accepts (such as ``"solver"``); the
+        callers pass only these, and only when the user set them.
     replace : bool, keyword-only
         Allow replacing a measure already registered under ``name``.
 
@@ -274,8 +336,8 @@ def register_decomposition(
     InvalidParameterError
         If ``name`` is malformed or taken, or ``max_sources`` is outside 2 to 4.
     InvalidTypeError
-        If ``name`` is not a string, ``decomposition`` is not callable, or ``max_sources``
-        is not an integer.
+        If ``name`` is not a string, ``decomposition`` is not callable, ``max_sources``
+        is not an integer, or ``options`` is not a sequence of strings.
 
     Examples
     --------
@@ -294,8 +356,64 @@ def register_decomposition(
     name = _check_name(name, func)
     _check_callable(decomposition, "decomposition", func, optional=False)
     most = _check_max_sources(max_sources, func)
-    record = Measure(name=name, max_sources=most, decomposition=decomposition)
+    if isinstance(options, str) or not all(isinstance(o, str) for o in options):
+        raise invalid(
+            "options",
+            func,
+            "a sequence of option names such as ('solver',)",
+            describe(options),
+            kind=InvalidTypeError,
+        )
+    record = Measure(
+        name=name, max_sources=most, decomposition=decomposition, options=tuple(options)
+    )
     return _store(record, replace=replace, func=func)
+
+
+def register_alias(alias: str, name: str, *, replace: bool = False) -> Measure:
+    """Make ``alias`` a second name of the registered measure ``name``.
+
+    Parameters
+    ----------
+    alias : str
+        The new name users may pass as ``measure``.
+    name : str
+        A registered name; results computed through the alias carry this name.
+    replace : bool, keyword-only
+        Allow replacing a measure already registered under ``alias``.
+
+    Returns
+    -------
+    Measure
+        The record of ``name``, now also stored under ``alias``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``alias`` is malformed or taken, or ``name`` is not registered.
+    InvalidTypeError
+        If ``alias`` or ``name`` is not a string.
+
+    Examples
+    --------
+    >>> record = register_alias("shortest", "mmi")
+    >>> get_measure("shortest").name
+    'mmi'
+    >>> unregister_measure("shortest")
+    """
+    func = "register_alias"
+    alias = _check_name(alias, func)
+    record = get_measure(name, func=func, param="name")
+    with _LOCK:
+        if alias in _REGISTRY and not replace:
+            raise invalid(
+                "alias",
+                func,
+                "a name not yet registered (or pass replace=True)",
+                f"{alias!r}, already registered",
+            )
+        _REGISTRY[alias] = record
+    return record
 
 
 def unregister_measure(name: str) -> None:
@@ -337,6 +455,47 @@ def _load_builtins() -> None:
         except BaseException:
             _BUILTINS_LOADED = False
             raise
+
+
+class _MeasureNames(Sequence[str]):
+    """A read-only, live view of the registered names: measures registered later show up."""
+
+    def _names(self) -> tuple[str, ...]:
+        return measure_names()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _MeasureNames):
+            return True
+        return isinstance(other, tuple) and self._names() == other
+
+    def __hash__(self) -> int:
+        return hash(self._names())
+
+    def __add__(self, other: tuple[str, ...]) -> tuple[str, ...]:
+        return self._names() + tuple(other)
+
+    def __radd__(self, other: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(other) + self._names()
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+#: Every registered measure name, sorted: a read-only live view (a tuple-like sequence) of
+#: :func:`measure_names`, so that measures registered later are included.
+MEASURES: Sequence[str] = _MeasureNames()
 
 
 def measure_names() -> tuple[str, ...]:
@@ -402,6 +561,7 @@ def lattice_decomposition(
     *,
     batch_ndim: int = 0,
     validate: bool = True,
+    options: Mapping[str, Any] | None = None,
 ) -> LatticeDecomposition:
     """Decompose merged table(s) with a registered measure: every atom and redundancy in bits.
 
@@ -416,12 +576,16 @@ def lattice_decomposition(
         Number of leading batch axes.
     validate : bool, keyword-only
         Check that ``p`` holds probability tables.
+    options : mapping, optional, keyword-only
+        Keyword options for a registered decomposition (such as ``{"solver": "cvxpy"}``),
+        among those it was registered with.
 
     Returns
     -------
     LatticeDecomposition
         The lattice, the atoms and the redundancies (arrays of shape (*batch, N), and
-        mappings keyed by antichain).
+        mappings keyed by antichain), and the solver's diagnostics when the measure has
+        one.
 
     Raises
     ------
@@ -429,7 +593,8 @@ def lattice_decomposition(
         If ``p`` is not a table of probabilities, or has fewer than 2 or more than
         ``max_sources`` source axes.
     InvalidParameterError
-        If ``measure`` is not registered.
+        If ``measure`` is not registered, or ``options`` names an option the measure does
+        not take.
 
     Examples
     --------
@@ -455,11 +620,29 @@ def lattice_decomposition(
             f"{n_sources} source axes (shape {table.shape}, batch_ndim={batch_ndim})",
             kind=InvalidDistributionError,
         )
+    chosen = dict(options or {})
+    extra = sorted(set(chosen) - set(record.options))
+    if extra:
+        raise invalid(
+            "options",
+            func,
+            f"options among {list(record.options)} for measure {record.name!r}",
+            repr(extra),
+        )
     lattice = redundancy_lattice(n_sources)
     batch_shape = table.shape[:batch_ndim]
     stack = table.reshape(math.prod(batch_shape), *table.shape[batch_ndim:])
+    diagnostics: dict[str, np.ndarray | None] = {}
     if record.decomposition is not None:
-        atoms = np.asarray(record.decomposition(stack), dtype=np.float64)
+        answer = record.decomposition(stack, **chosen)
+        if isinstance(answer, DecompositionAtoms):
+            for key in ("status", "gap", "iterations"):
+                value = getattr(answer, key)
+                diagnostics[key] = (
+                    None if value is None else np.asarray(value).reshape(batch_shape)
+                )
+            answer = answer.values
+        atoms = np.asarray(answer, dtype=np.float64)
         redundancies = lattice.cumulate(atoms)
     else:
         redundancies = _redundancies(record, stack, lattice)
@@ -470,6 +653,7 @@ def lattice_decomposition(
         lattice=lattice,
         atom_values=atoms.reshape(*batch_shape, size),
         redundancy_values=redundancies.reshape(*batch_shape, size),
+        **diagnostics,
     )
 
 
@@ -517,6 +701,9 @@ def merge_sources(
 
 
 def _redundancies(record: Measure, stack: np.ndarray, lattice: RedundancyLattice) -> np.ndarray:
+    if record.every_node is not None:
+        values = np.asarray(record.every_node(stack, lattice), dtype=np.float64)
+        return values.reshape(stack.shape[0], len(lattice.nodes))
     out = np.empty((stack.shape[0], len(lattice.nodes)))
     for j, node in enumerate(lattice.nodes):
         if record.batched is not None:

@@ -49,7 +49,8 @@ class PIDResult(Generic[V]):
     mutual_information : float
         I(X; Y) with X the union of the sources; the atoms sum to it.
     measure : str
-        "imin", "imax" or "broja".
+        The registered name of the measure ("imin", "imax", "broja", ...); an alias gives
+        its measure's name, so "vk" reads "broja".
     base : float
         Logarithm base of every value (2: bits).
     status : str

@@ -3,6 +3,6 @@
 Importing this package fills the registry of :mod:`synergy.pid.registry`.
 """
 
-from synergy.pid.measures import ccs, dep, gk, mmi, pm, sx
+from synergy.pid.measures import broja, ccs, dep, gk, imax, imin, mmi, pm, sx
 
-__all__ = ["ccs", "dep", "gk", "mmi", "pm", "sx"]
+__all__ = ["broja", "ccs", "dep", "gk", "imax", "imin", "mmi", "pm", "sx"]

@@ -6,8 +6,12 @@ axes 1..k and the target last, as the registry hands them over.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import entr
+
+from synergy.pid.lattice import redundancy_lattice
 
 __all__ = [
     "drop_axes",
@@ -16,6 +20,7 @@ __all__ = [
     "log2_or_zero",
     "mutual_information_bits",
     "source_marginal",
+    "two_source_atoms",
 ]
 
 _LN2 = float(np.log(2.0))
@@ -53,3 +58,19 @@ def log2_or_zero(x: np.ndarray) -> np.ndarray:
     out = np.zeros(np.shape(x))
     np.log2(x, out=out, where=x > 0)
     return out
+
+
+def two_source_atoms(shared: Any, unique_1: Any, unique_2: Any, synergy: Any) -> np.ndarray:
+    """The four atoms in the order of ``redundancy_lattice(2).nodes`` on the last axis.
+
+    Each argument is a float or an ndarray of one batch shape; the lattice order is
+    {0}{1}, {0}, {1}, {0,1}.
+    """
+    values = {
+        ((0,), (1,)): shared,
+        ((0,),): unique_1,
+        ((1,),): unique_2,
+        ((0, 1),): synergy,
+    }
+    nodes = redundancy_lattice(2).nodes
+    return np.stack([np.asarray(values[node], dtype=np.float64) for node in nodes], -1)

@@ -108,6 +108,28 @@ def _looks_like_samples(arr64: np.ndarray, batch_ndim: int) -> bool:
     )
 
 
+def _stack_hint(arr64: np.ndarray, batch_ndim: int, tol: float) -> str:
+    """Say so when ``arr64`` is a stack of probability tables given without ``batch_ndim``.
+
+    Tries one, then two, ... more leading axes as batch axes (keeping at least one table
+    axis); the first split whose every table sums to 1 is the hint.
+    """
+    for extra in range(1, arr64.ndim - batch_ndim):
+        lead = arr64.shape[: batch_ndim + extra]
+        n_tables = math.prod(lead)
+        if n_tables == 0:
+            return ""
+        sums = arr64.reshape(n_tables, -1).sum(axis=1)
+        if np.all(np.abs(sums - 1.0) <= tol):
+            stack = "x".join(str(n) for n in lead)
+            count = stack if len(lead) == 1 else f"{stack} = {n_tables}"
+            return (
+                f"It looks like a stack of {count} tables: pass "
+                f"batch_ndim={batch_ndim + extra} to measure each one."
+            )
+    return ""
+
+
 @functools.lru_cache(maxsize=32)
 def sum_tolerance(dtype: np.dtype[Any]) -> float:
     """How far a table's total may sit from 1: the square root of the dtype's epsilon.
@@ -398,7 +420,11 @@ def check_table_values(
         if (off > tol).any():
             worst = float(totals[np.argmax(off)])
             whole = bool(np.all(np.equal(np.mod(arr64, 1.0), 0.0)))
-            if from_frame or _looks_like_samples(arr64, batch_ndim):
+            stack = "" if from_frame else _stack_hint(arr64, batch_ndim, tol)
+            if stack:
+                # Checked first: a stack of deterministic tables is whole numbers too.
+                hint = stack
+            elif from_frame or _looks_like_samples(arr64, batch_ndim):
                 hint = f"{_SAMPLES_HINT} If they are counts, pass them through " + (
                     "synergy.tables.from_counts."
                 )

@@ -305,3 +305,25 @@ def test_pandas_is_imported_only_when_a_dataframe_is_passed():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_stack_of_tables_without_batch_ndim_says_which_batch_ndim():
+    # Five AND tables stacked sum to 5: the message names the stack and the keyword, not
+    # counts (deterministic tables are whole numbers too).
+    import synergy
+    from synergy.testing import AND, RDN
+
+    with pytest.raises(InvalidDistributionError, match=r"stack of 5 tables: pass batch_ndim=1"):
+        synergy.s_max(np.stack([AND] * 5))
+    with pytest.raises(
+        InvalidDistributionError, match=r"stack of 2 tables: pass batch_ndim=1"
+    ) as info:
+        synergy.wms(np.stack([RDN, XOR]))
+    assert "counts" not in str(info.value)
+    # A 2x3 grid of tables with batch_ndim=1 given: the whole grid is the stack.
+    grid = np.stack([AND] * 6).reshape(2, 3, 2, 2, 2)
+    with pytest.raises(InvalidDistributionError, match=r"2x3 = 6 tables: pass batch_ndim=2"):
+        synergy.i_min(grid, batch_ndim=1)
+    # Counts that are no stack of tables keep the counts advice.
+    with pytest.raises(InvalidDistributionError, match="from_counts"):
+        synergy.s_max(np.full((3, 2, 2), 2.0))

@@ -448,18 +448,18 @@ def _blas_threads():
     }
 
 
-def _record_threads_in_solve(monkeypatch):
-    """Wrap the Newton kernel so that each call records the BLAS thread counts it ran with."""
+def _record_threads_in_solve(monkeypatch, kernel="solve_dual"):
+    """Wrap a Newton kernel so that each call records the BLAS thread counts it ran with."""
     import synergy.pid.vk as vk_module
 
     seen = []
-    inner = vk_module.solve_dual
+    inner = getattr(vk_module, kernel)
 
     def spy(*args):
         seen.append(_blas_threads())
         return inner(*args)
 
-    monkeypatch.setattr(vk_module, "solve_dual", spy)
+    monkeypatch.setattr(vk_module, kernel, spy)
     return seen
 
 
@@ -482,11 +482,14 @@ def test_large_solve_bounds_blas_threads_and_restores_them(monkeypatch):
 def test_small_solve_leaves_blas_threads_alone(monkeypatch):
     from threadpoolctl import threadpool_limits
 
-    seen = _record_threads_in_solve(monkeypatch)
+    # A small table is solved by the batched kernel (a batch of one), not by solve_dual.
+    seen = _record_threads_in_solve(monkeypatch, "solve_batch")
+    never = _record_threads_in_solve(monkeypatch, "solve_dual")
     with threadpool_limits(limits=2, user_api="blas"):
         caller = _blas_threads()
         union_information(_random_table(np.random.default_rng(2), (3, 3, 3)))
     assert seen
+    assert not never
     assert all(threads == caller for threads in seen)
 
 
@@ -513,9 +516,27 @@ def test_threadpoolctl_is_imported_only_by_a_large_solve():
         "p = np.random.default_rng(0).dirichlet(np.ones(27)).reshape(3, 3, 3);"
         "synergy.union_information(p);"
         "small = 'threadpoolctl' in sys.modules;"
-        "p = np.random.default_rng(0).dirichlet(np.ones(1000)).reshape(10, 10, 10);"
+        "p = np.random.default_rng(0).dirichlet(np.ones(1728)).reshape(12, 12, 12);"
         "synergy.union_information(p);"
         "print(small, 'threadpoolctl' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_small_table_compiles_only_the_batched_solver():
+    # A first s_vk on a small table runs the batched kernel (a batch of one): the blocked
+    # solver, the costliest compile of the library (benchmarks/RESULTS.md, cold start), is
+    # neither compiled nor loaded from the cache for it.
+    import subprocess
+    import sys
+
+    code = (
+        "import synergy, synergy.pid._vk_solver as s, synergy.pid._vk_batch as b;"
+        "from synergy.testing import AND;"
+        "synergy.s_vk(AND);"
+        "print(len(b._solve_tables.signatures), len(s.solve_dual.signatures),"
+        " len(s.table_entropies.signatures), len(s.bivariate_terms.signatures))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "0", "0", "0"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numba
 import numpy as np
@@ -29,6 +30,8 @@ _MEMORY = 4  # non-monotone line search: compare with the worst of the last few 
 # Batches of at least two chunks run on a thread pool (the kernel releases the GIL), one
 # chunk of tables per task; below that, threads cost more than they save.
 _CHUNK = 2048
+# Kernel-only helpers build no Python or C entry point: less to compile on a first call.
+_INNER: dict[str, Any] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 class BatchAnswer:
@@ -87,7 +90,7 @@ def solve_batch(tables: np.ndarray, dims: np.ndarray, tol: float, max_iter: int)
     return BatchAnswer(*outputs)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _index(
     t2: np.ndarray,
     dims: np.ndarray,
@@ -206,7 +209,7 @@ def _index(
     return n, m, nb, informative
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _apply_at(lam: np.ndarray, cell_rows: np.ndarray, n: int, out: np.ndarray) -> None:
     """out = A^T lam: c_{x,y} = sum_i lam_i(x_i, y) over the kept rows."""
     k = cell_rows.shape[1]
@@ -219,7 +222,7 @@ def _apply_at(lam: np.ndarray, cell_rows: np.ndarray, n: int, out: np.ndarray) -
         out[c] = acc
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _apply_a(v: np.ndarray, cell_rows: np.ndarray, n: int, m: int, out: np.ndarray) -> None:
     """out = A v: the marginals P(x_i, y) of the kept rows from cell values ``v``."""
     k = cell_rows.shape[1]
@@ -231,7 +234,7 @@ def _apply_a(v: np.ndarray, cell_rows: np.ndarray, n: int, m: int, out: np.ndarr
                 out[r] += v[c]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _softmax(
     c_val: np.ndarray, block_start: np.ndarray, nb: int, pi: np.ndarray, lse: np.ndarray
 ) -> None:
@@ -251,7 +254,7 @@ def _softmax(
         lse[j] = mx + math.log(acc)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _objective(q: np.ndarray, block_start: np.ndarray, nb: int) -> float:
     """f(q) = sum_{x,y} q log(q / q(x)) in nats, with 0 log 0 = 0."""
     total = 0.0
@@ -267,7 +270,7 @@ def _objective(q: np.ndarray, block_start: np.ndarray, nb: int) -> float:
     return total
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _fit(
     q: np.ndarray,
     cell_full: np.ndarray,
@@ -314,7 +317,7 @@ def _fit(
     return worst
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _shift_source(
     i: int,
     cell_full: np.ndarray,
@@ -346,7 +349,7 @@ def _shift_source(
     return cost
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _certify(
     lam: np.ndarray,
     row_id: np.ndarray,
@@ -418,7 +421,7 @@ def _certify(
     return value
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _bounds(
     q: np.ndarray,
     lam: np.ndarray,
@@ -449,14 +452,15 @@ def _bounds(
         f_val = _objective(qf, block_start, nb)
         if f_val < best[0]:
             best[0] = f_val
-            best_q[:n] = qf[:n]
+            for c in range(n):  # a loop: a slice copy compiles numba's shape-error formatting
+                best_q[c] = qf[c]
     lower = _certify(lam, row_id, cell_full, block_start, p_full, n, nb, n_y, c_val, lse, u, p_src)
     if math.isfinite(lower):
         best[1] = max(best[1], lower)
     return fitted
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _dual_from_primal(
     qf: np.ndarray,
     cell_rows: np.ndarray,
@@ -493,7 +497,7 @@ def _dual_from_primal(
     _chol_solve(low, m, lam)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _assemble(
     q: np.ndarray,
     w: np.ndarray,
@@ -539,7 +543,7 @@ def _assemble(
                     s_mat[ra, rb] += va * vals[c]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _cholesky(s_mat: np.ndarray, low: np.ndarray, m: int) -> None:
     """Lower Cholesky factor of the lower triangle of S, robust to interior-point cancellation.
 
@@ -566,7 +570,7 @@ def _cholesky(s_mat: np.ndarray, low: np.ndarray, m: int) -> None:
             low[i, j] = acc * inv
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _chol_solve(low: np.ndarray, m: int, x: np.ndarray) -> None:
     """x <- S^{-1} x in place with S = L L^T (``low`` from :func:`_cholesky`)."""
     for i in range(m):
@@ -581,7 +585,7 @@ def _chol_solve(low: np.ndarray, m: int, x: np.ndarray) -> None:
             x[t] -= low[i, t] * xi
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _max_step(v: np.ndarray, dv: np.ndarray, count: int) -> float:
     alpha = 1.0
     for c in range(count):
@@ -590,7 +594,7 @@ def _max_step(v: np.ndarray, dv: np.ndarray, count: int) -> float:
     return alpha
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _merit(
     lam: np.ndarray,
     s: np.ndarray,
@@ -657,7 +661,7 @@ def _merit(
     return total, worst, mu / nb
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _newton(
     cell_rows: np.ndarray,
     cell_full: np.ndarray,
@@ -743,8 +747,10 @@ def _newton(
     reuse = False
     for it in range(max_iter + 1):
         if reuse:  # the line search's last trial is where we now stand
-            pi[:n] = work[2, :n]
-            lse[:nb] = work[5, :nb]
+            for c in range(n):
+                pi[c] = work[2, c]
+            for j in range(nb):
+                lse[j] = work[5, j]
         else:
             _apply_at(lam, cell_rows, n, c_val)
             _softmax(c_val, block_start, nb, pi, lse)
@@ -931,7 +937,7 @@ def _newton(
     return it, status
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, **_INNER)
 def _neg_xlogx(v: float) -> float:
     return -v * math.log(v) if v > 0.0 else 0.0
 

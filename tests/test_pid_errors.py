@@ -96,3 +96,17 @@ def test_public_names() -> None:
     }
     for name in synergy.pid.__all__:
         assert getattr(synergy.pid, name) is not None
+
+
+def test_redundancy_lattice_refuses_bad_sizes_with_the_library_error():
+    from synergy.pid import redundancy_lattice
+
+    with pytest.raises(InvalidParameterError, match=r"`n_sources` parameter of redundancy_latt"):
+        redundancy_lattice(5)
+    with pytest.raises(InvalidParameterError, match="from 1 to 4"):
+        redundancy_lattice(0)
+    for bad in (2.0, "2", True, [2]):
+        with pytest.raises(InvalidTypeError, match="n_sources"):
+            redundancy_lattice(bad)
+    # Cached: the same lattice object for the same size, numpy integers included.
+    assert redundancy_lattice(np.int64(3)) is redundancy_lattice(3)

@@ -12,6 +12,8 @@ from functools import cache
 
 import numpy as np
 
+from synergy._validate import InvalidTypeError, describe, invalid
+
 __all__ = ["Antichain", "RedundancyLattice", "redundancy_lattice"]
 
 Antichain = tuple[tuple[int, ...], ...]
@@ -134,7 +136,6 @@ def _positions(n: int) -> dict[Antichain, int]:
     return {node: i for i, node in enumerate(redundancy_lattice(n).nodes)}
 
 
-@cache
 def redundancy_lattice(n_sources: int) -> RedundancyLattice:
     """Build (once, then cached) the redundancy lattice of 1 to 4 sources.
 
@@ -147,6 +148,11 @@ def redundancy_lattice(n_sources: int) -> RedundancyLattice:
     -------
     RedundancyLattice
         Nodes, order relation and Moebius function.
+
+    Raises
+    ------
+    InvalidParameterError, InvalidTypeError
+        If ``n_sources`` is not an integer from 1 to 4.
 
     Notes
     -----
@@ -168,8 +174,26 @@ def redundancy_lattice(n_sources: int) -> RedundancyLattice:
     >>> [len(redundancy_lattice(n).nodes) for n in (1, 2, 3, 4)]
     [1, 4, 18, 166]
     """
+    if isinstance(n_sources, bool) or not isinstance(n_sources, (int, np.integer)):
+        raise invalid(
+            "n_sources",
+            "redundancy_lattice",
+            f"an integer from 1 to {MAX_SOURCES}",
+            describe(n_sources),
+            kind=InvalidTypeError,
+        )
     if not 1 <= n_sources <= MAX_SOURCES:
-        raise ValueError(f"redundancy lattices are built for 1 to {MAX_SOURCES} sources")
+        raise invalid(
+            "n_sources",
+            "redundancy_lattice",
+            f"an integer from 1 to {MAX_SOURCES}",
+            repr(n_sources),
+        )
+    return _build_lattice(int(n_sources))
+
+
+@cache
+def _build_lattice(n_sources: int) -> RedundancyLattice:
     chains = _antichains(n_sources)
     size = len(chains)
     rel = np.zeros((size, size), dtype=bool)

@@ -8,10 +8,21 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numba
 import numpy as np
+
+# The interior-point method's constants and the kernel-only decorator options are the
+# single-table solver's: one home for each.
+from synergy.pid._vk_solver import (
+    _BALANCE,
+    _INNER,
+    _MEMORY,
+    _PIVOT_FLOOR,
+    _PIVOT_HUGE,
+    _STALL_STEPS,
+    _TINY_STEP,
+)
 
 __all__ = ["STATUS", "BatchAnswer", "bivariate_batch", "solve_batch"]
 
@@ -20,18 +31,10 @@ STATUS = ("optimal", "iteration limit", "stalled", "closed-form")
 
 _FIT_TOL = 1e-14  # largest |Q(x_i, y) - P(x_i, y)| at which f(Q) counts as an upper bound
 _FIT_SWEEPS = 200
-_PIVOT_FLOOR = 1e-20  # pivot / original diagonal below which the pivot is rounding noise
-_PIVOT_HUGE = 1e128
-_BALANCE = 0.01  # keep mu >= _BALANCE * (mu_0 / |r_0|) * |A q - b|
-_TINY_STEP = 1e-2
-_STALL_STEPS = 8  # consecutive tiny steps before giving up as stalled
 _TRY_CERTIFY = 10.0  # fit and certify once mu * n_blocks is within this factor of tol
-_MEMORY = 4  # non-monotone line search: compare with the worst of the last few merits
 # Batches of at least two chunks run on a thread pool (the kernel releases the GIL), one
 # chunk of tables per task; below that, threads cost more than they save.
 _CHUNK = 2048
-# Kernel-only helpers build no Python or C entry point: less to compile on a first call.
-_INNER: dict[str, Any] = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 class BatchAnswer:
@@ -1027,37 +1030,11 @@ def _solve_tables(
             iterations = 0
             status = 3 if informative < 2 else 0
         else:
-            iterations, status = _newton(
-                cell_rows,
-                cell_full,
-                block_start,
-                row_id,
-                start_mass,
-                b,
-                row0_start,
-                p_full,
-                n,
-                m,
-                nb,
-                n_y,
-                tol,
-                max_iter,
-                best_q,
-                best,
-                vec_n,
-                vec_m,
-                vec_b,
-                s_mat,
-                low,
-                marg,
-                work,
-                rows,
-                src,
-                False,
-            )
-            if status != 0:
-                # Once more from the uniform start; the bounds of both runs stand.
-                again, status = _newton(
+            # From the product start, then once more from the uniform start if that run
+            # does not certify; the bounds of both runs stand.
+            iterations = 0
+            for uniform_start in (False, True):
+                its, status = _newton(
                     cell_rows,
                     cell_full,
                     block_start,
@@ -1083,9 +1060,11 @@ def _solve_tables(
                     work,
                     rows,
                     src,
-                    True,
+                    uniform_start,
                 )
-                iterations += again
+                iterations += its
+                if status == 0:
+                    break
         q_row = q_out[tab]
         for c in range(n):
             q_row[cell_flat[c]] = best_q[c]

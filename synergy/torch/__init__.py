@@ -35,6 +35,7 @@ from synergy.torch._information import (
     mutual_information,
 )
 from synergy.torch._pid import i_max, i_min, s_max, wms
+from synergy.torch._vk import s_vk, union_information
 
 __all__ = [
     "conditional_mutual_information",
@@ -43,5 +44,7 @@ __all__ = [
     "i_min",
     "mutual_information",
     "s_max",
+    "s_vk",
+    "union_information",
     "wms",
 ]

@@ -1,0 +1,260 @@
+"""synergy.torch.s_vk and union_information: values equal the numpy solver's, and gradients
+(the envelope theorem, from multipliers fitted to the optimal Q) equal finite differences of
+the numpy functions, gradcheck, the per-table gradients and a hand-made chain rule.
+
+The reference values are those of synergy.pid.union_information, tested on its own against
+cvxpy, dit and the papers' tables (tests/test_vk.py, tests/test_pid_gates.py); the finite
+differences call it at perturbed tables, independently of the multipliers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import synergy.pid
+from synergy._validate import InvalidParameterError, InvalidTypeError
+from synergy.testing import GATES
+
+torch = pytest.importorskip("torch")
+st = pytest.importorskip("synergy.torch")
+
+pytestmark = pytest.mark.torch
+
+# The solver's duality gap for finite differences (bits): at step H its noise in a
+# difference quotient is at most about TIGHT / H = 1e-8, below the tolerance GRAD_ATOL.
+TIGHT = 1e-13
+# Step of the five-point stencil: its truncation error, O(H^4 f^(5)), measured at 1e-10 or
+# less on the tables below (against 3e-8 at H = 1e-4 on tables whose optimum has empty blocks).
+H = 1e-5
+GRAD_ATOL = 1e-7
+
+FUNCTIONS = {
+    "s_vk": (st.s_vk, lambda p, **kw: synergy.pid.union_information(p, **kw).synergy),
+    "union_information": (
+        st.union_information,
+        lambda p, **kw: synergy.pid.union_information(p, **kw).value,
+    ),
+}
+
+SHAPES = [(2, 2, 2), (3, 3, 3), (2, 3, 4), (2, 2, 2, 2)]
+
+
+def _random_table(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """A seeded interior table (every cell > 0), Dirichlet(1)."""
+    return np.random.default_rng(seed).dirichlet(np.ones(math.prod(shape))).reshape(shape)
+
+
+def _t(p: np.ndarray, *, requires_grad: bool = False) -> Any:
+    return torch.tensor(np.array(p), dtype=torch.float64, requires_grad=requires_grad)
+
+
+def _grad(fn: Callable[..., Any], p: np.ndarray, **kw: Any) -> np.ndarray:
+    x = _t(p, requires_grad=True)
+    (g,) = torch.autograd.grad(fn(x, **kw), x)
+    return g.numpy()
+
+
+def _five_point(f: Callable[[np.ndarray], float], p: np.ndarray, d: np.ndarray) -> float:
+    """d/dt f(p + t d) at t = 0 by the five-point stencil with step H."""
+    return (8 * (f(p + H * d) - f(p - H * d)) - (f(p + 2 * H * d) - f(p - 2 * H * d))) / (12 * H)
+
+
+# ------------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_values_equal_numpy_on_every_gate(name: str, gate: str) -> None:
+    torch_fn, numpy_fn = FUNCTIONS[name]
+    table = GATES[gate].table
+    for base in (2, math.e):
+        got = torch_fn(_t(table), base=base)
+        assert got.shape == ()
+        assert got.dtype == torch.float64
+        assert abs(float(got) - numpy_fn(table, base=base)) <= 1e-9, (gate, base)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_values_equal_numpy_on_random_tables(name: str, shape: tuple[int, ...]) -> None:
+    torch_fn, numpy_fn = FUNCTIONS[name]
+    for seed in range(3):
+        p = _random_table(shape, seed)
+        assert abs(float(torch_fn(_t(p))) - numpy_fn(p)) <= 1e-9
+
+
+def test_source_groups_and_unused_axes_match_numpy() -> None:
+    p = _random_table((2, 2, 3, 2, 2), 7)
+    for sources in ([(0, 1), (2,)], [(2,), (0, 3)], [(3, 1), (0,), (2,)]):
+        for name, (torch_fn, numpy_fn) in FUNCTIONS.items():
+            got = float(torch_fn(_t(p), sources))
+            assert abs(got - numpy_fn(p, sources=sources)) <= 1e-9, (name, sources)
+
+
+# ------------------------------------------------------------------------------ gradients
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gradient_along_simplex_directions_equals_finite_differences(
+    name: str, shape: tuple[int, ...]
+) -> None:
+    # Along e_i - e_j the table stays on the simplex, where the multipliers' gauge (a
+    # constant added to every cell's gradient) cannot matter.
+    torch_fn, numpy_fn = FUNCTIONS[name]
+    rng = np.random.default_rng(1)
+    for seed in range(2):
+        p = _random_table(shape, 10 + seed)
+        grad = _grad(torch_fn, p, tol=TIGHT)
+        for _ in range(4):
+            i, j = rng.choice(p.size, size=2, replace=False)
+            d = np.zeros(p.size)
+            d[i], d[j] = 1.0, -1.0
+            d = d.reshape(shape)
+            want = _five_point(lambda x: numpy_fn(x, tol=TIGHT), p, d)
+            assert abs(float((grad * d).sum()) - want) <= GRAD_ATOL, (seed, i, j)
+
+
+def test_gradient_with_source_groups_equals_finite_differences() -> None:
+    # Three sources, one of them two axes merged; axis 1 is in no group (summed out).
+    p = _random_table((2, 2, 2, 2, 2), 3)
+    sources = [(0,), (2, 3)]
+    _, numpy_fn = FUNCTIONS["s_vk"]
+    grad = _grad(st.s_vk, p, sources=sources, tol=TIGHT)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        i, j = rng.choice(p.size, size=2, replace=False)
+        d = np.zeros(p.size)
+        d[i], d[j] = 1.0, -1.0
+        d = d.reshape(p.shape)
+        want = _five_point(lambda x: numpy_fn(x, sources=sources, tol=TIGHT), p, d)
+        assert abs(float((grad * d).sum()) - want) <= GRAD_ATOL
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("shape", [(2, 2, 2), (2, 3, 2), (2, 2, 2, 2)])
+def test_gradcheck_on_interior_tables(name: str, shape: tuple[int, ...]) -> None:
+    # gradcheck moves single entries, off the simplex: it checks the gauge too, against the
+    # extension that the forward pass computes (the closed forms' H(Y), no normalisation,
+    # and the 1-homogeneous minimum). Solver noise in its quotients: TIGHT / eps = 1e-7.
+    torch_fn, _ = FUNCTIONS[name]
+    x = _t(_random_table(shape, 5), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: torch_fn(t, tol=TIGHT, validate=False), (x,), eps=1e-6, atol=1e-5, rtol=1e-4
+    )
+
+
+def test_gradcheck_on_a_batch_with_groups() -> None:
+    x = _t(np.stack([_random_table((2, 2, 3, 2), s) for s in range(3)]), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: st.s_vk(t, [(0, 1), (2,)], tol=TIGHT, batch_ndim=1, validate=False),
+        (x,),
+        eps=1e-6,
+        atol=1e-5,
+        rtol=1e-4,
+    )
+
+
+def test_off_simplex_extension_is_the_closed_forms() -> None:
+    # S_VK is positively 1-homogeneous in the closed forms' extension (I(X; Y) with no
+    # normalisation minus H(Y) + the 1-homogeneous minimum), so by Euler's identity
+    # sum_c P_c dS/dP_c = S: a check of the gauge of the multipliers off the simplex.
+    p = _random_table((3, 2, 3), 11)
+    x = _t(p, requires_grad=True)
+    value = st.s_vk(x, base=math.e)
+    (grad,) = torch.autograd.grad(value, x)
+    torch.testing.assert_close((grad * x).sum(), value, rtol=0, atol=1e-10)
+    scaled = st.s_vk(_t(3.0 * p), base=math.e, validate=False)
+    torch.testing.assert_close(scaled, 3.0 * value.detach(), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_batched_gradients_equal_per_table_gradients(name: str) -> None:
+    torch_fn, _ = FUNCTIONS[name]
+    tables = np.stack([_random_table((2, 3, 2), s) for s in range(6)]).reshape(3, 2, 2, 3, 2)
+    weights = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(3, 2)
+    x = _t(tables, requires_grad=True)
+    values = torch_fn(x, batch_ndim=2, tol=TIGHT)
+    assert values.shape == (3, 2)
+    (grad,) = torch.autograd.grad((weights * values).sum(), x)
+    for idx in np.ndindex(3, 2):
+        one = _grad(torch_fn, tables[idx], tol=TIGHT)
+        np.testing.assert_allclose(grad[idx].numpy(), float(weights[idx]) * one, atol=1e-8)
+        alone = torch_fn(_t(tables[idx]), tol=TIGHT)
+        assert abs(float(values[idx].detach()) - float(alone)) <= 1e-11
+
+
+def test_softmax_parametrisation_gives_the_chain_rule() -> None:
+    # A user's logits: autograd through softmax and S_VK against finite differences of the
+    # numpy function in logit space (each coordinate of the logits, five-point stencil).
+    shape = (2, 2, 3)
+    logits = np.random.default_rng(4).normal(size=math.prod(shape))
+
+    def numpy_s_vk(theta: np.ndarray) -> float:
+        e = np.exp(theta - theta.max())
+        return synergy.pid.union_information((e / e.sum()).reshape(shape), tol=TIGHT).synergy
+
+    theta = torch.tensor(logits, requires_grad=True)
+    value = st.s_vk(torch.softmax(theta, dim=0).reshape(shape), tol=TIGHT)
+    (grad,) = torch.autograd.grad(value, theta)
+    for k in range(logits.size):
+        d = np.zeros(logits.size)
+        d[k] = 1.0
+        assert abs(float(grad[k]) - _five_point(numpy_s_vk, logits, d)) <= GRAD_ATOL, k
+
+
+def test_gradient_at_a_boundary_table_is_finite() -> None:
+    # AND has P(x1, x2, y) = 0 cells and an optimum on the boundary; COPY a degenerate one
+    # (the cells with Q > 0 do not pin the multipliers). The gradient is a finite surrogate.
+    for gate in ("AND", "COPY", "XOR", "RDN"):
+        table = GATES[gate].table
+        grad = _grad(st.s_vk, table)
+        assert np.all(np.isfinite(grad)), gate
+
+
+# ----------------------------------------------------------------- dtype, device, errors
+
+
+def test_float32_in_float32_out() -> None:
+    p = _random_table((2, 2, 2), 0)
+    x = torch.tensor(p, dtype=torch.float32, requires_grad=True)
+    value = st.s_vk(x)
+    assert value.dtype == torch.float32
+    assert value.device == x.device
+    (grad,) = torch.autograd.grad(value, x)
+    assert grad.dtype == torch.float32
+    np.testing.assert_allclose(grad.numpy(), _grad(st.s_vk, p), atol=1e-4)
+
+
+def test_no_gradient_needed_no_fit() -> None:
+    with torch.no_grad():
+        value = st.union_information(_t(GATES["XOR"].table))
+    assert not value.requires_grad
+    # XOR: Q = uniform product is feasible with I_Q = 0 (Bertschinger et al. 2014).
+    assert abs(float(value)) <= 1e-9
+
+
+def test_bad_arguments_name_the_parameter() -> None:
+    p = _t(GATES["XOR"].table)
+    with pytest.raises(InvalidParameterError, match="`sources` parameter of s_vk"):
+        st.s_vk(p, [(0, 1)])
+    with pytest.raises(InvalidParameterError, match="`tol` parameter of union_information"):
+        st.union_information(p, tol=-1.0)
+    with pytest.raises(InvalidTypeError, match="`max_iter` parameter of s_vk"):
+        st.s_vk(p, max_iter=2.5)
+    with pytest.raises(InvalidTypeError, match="`p` parameter of s_vk"):
+        st.s_vk(GATES["XOR"].table)
+
+
+def test_solver_warning_reaches_the_caller() -> None:
+    p = _random_table((3, 3, 3), 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        st.s_vk(_t(p), max_iter=1)
+    assert any(issubclass(w.category, synergy.SynergyConvergenceWarning) for w in caught)

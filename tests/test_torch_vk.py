@@ -258,3 +258,125 @@ def test_solver_warning_reaches_the_caller() -> None:
         warnings.simplefilter("always")
         st.s_vk(_t(p), max_iter=1)
     assert any(issubclass(w.category, synergy.SynergyConvergenceWarning) for w in caught)
+
+
+# ------------------------------------------------------------------------------ decompose
+
+DECOMPOSE_MEASURES = {"imin": 4, "mmi": 4, "imax": 2, "broja": 2, "vk": 2}  # max sources
+
+
+def _numpy_atoms(p: np.ndarray, measure: str, *, tol: float = TIGHT) -> dict[Any, float]:
+    """The numpy atoms; BROJA's from union_information at ``tol`` (decompose takes none)."""
+    if measure in ("broja", "vk"):
+        one = synergy.pid.union_information(p, tol=tol)
+        return {
+            ((0,), (1,)): one.shared,
+            ((0,),): one.unique[0],
+            ((1,),): one.unique[1],
+            ((0, 1),): one.synergy,
+        }
+    return dict(synergy.pid.decompose(p, measure).atoms)
+
+
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_decompose_values_equal_numpy_on_every_gate(gate: str) -> None:
+    table = GATES[gate].table
+    for measure, most in DECOMPOSE_MEASURES.items():
+        if table.ndim - 1 > most:
+            continue
+        got = st.decompose(_t(table), measure)
+        want = synergy.pid.decompose(table, measure)
+        assert got.measure == want.measure
+        assert set(got.atoms) == set(want.atoms)
+        for node, value in want.atoms.items():
+            assert abs(float(got.atoms[node]) - value) <= 1e-9, (measure, node)
+            assert abs(float(got.redundancies[node]) - want.redundancies[node]) <= 1e-9
+        assert abs(float(got.mutual_information) - want.mutual_information) <= 1e-9
+
+
+def test_decompose_batch_and_groups_equal_numpy() -> None:
+    tables = np.stack([_random_table((2, 3, 2, 2), s) for s in range(4)]).reshape(2, 2, 2, 3, 2, 2)
+    for measure, sources in (("imin", None), ("mmi", None), ("imin", [(0, 1), (2,)])):
+        got = st.decompose(_t(tables), measure, sources, batch_ndim=2, base=math.e)
+        want = synergy.pid.decompose(tables, measure, sources, batch_ndim=2, base=math.e)
+        for node, value in want.atoms.items():
+            assert got.atoms[node].shape == (2, 2)
+            np.testing.assert_allclose(got.atoms[node].numpy(), value, rtol=0, atol=1e-9)
+    for measure in ("imax", "broja"):
+        got = st.decompose(_t(tables), measure, [(0, 1), (2,)], batch_ndim=2)
+        want = synergy.pid.decompose(tables, measure, [(0, 1), (2,)], batch_ndim=2)
+        for node, value in want.atoms.items():
+            np.testing.assert_allclose(got.atoms[node].numpy(), value, rtol=0, atol=1e-9)
+    assert got.status.shape == (2, 2)
+    assert bool((got.gap >= 0).all())
+
+
+@pytest.mark.parametrize(
+    ("measure", "shape"),
+    [
+        ("imin", (2, 2, 2)),
+        ("imin", (2, 2, 2, 2)),
+        ("mmi", (2, 3, 2)),
+        ("mmi", (2, 2, 2, 2)),
+        ("imax", (2, 3, 2)),
+        ("broja", (2, 2, 2)),
+        ("broja", (2, 3, 4)),
+    ],
+)
+def test_decompose_gradients_equal_finite_differences(
+    measure: str, shape: tuple[int, ...]
+) -> None:
+    # Every atom, along e_i - e_j, against the numpy atoms at perturbed tables. Random
+    # interior tables: no ties between the sources' specific or mutual informations.
+    p = _random_table(shape, 21)
+    x = _t(p, requires_grad=True)
+    result = (
+        st.decompose(x, measure, tol=TIGHT) if measure == "broja" else st.decompose(x, measure)
+    )
+    rng = np.random.default_rng(3)
+    directions = []
+    for _ in range(3):
+        i, j = rng.choice(p.size, size=2, replace=False)
+        d = np.zeros(p.size)
+        d[i], d[j] = 1.0, -1.0
+        directions.append(d.reshape(shape))
+    for node, atom in result.atoms.items():
+        (grad,) = torch.autograd.grad(atom, x, retain_graph=True)
+        for d in directions:
+            want = _five_point(lambda t, n=node: _numpy_atoms(t, measure)[n], p, d)
+            assert abs(float((grad.numpy() * d).sum()) - want) <= GRAD_ATOL, node
+
+
+def test_decompose_gradcheck_of_the_atoms() -> None:
+    x = _t(_random_table((2, 2, 3), 8), requires_grad=True)
+
+    def atoms(t: Any) -> Any:
+        result = st.decompose(t, "broja", tol=TIGHT, validate=False)
+        return torch.stack([result.redundancy, *result.unique, result.synergy])
+
+    assert torch.autograd.gradcheck(atoms, (x,), eps=1e-6, atol=1e-5, rtol=1e-4)
+    y = _t(_random_table((2, 2, 2, 2), 8), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: st.decompose(t, "imin", validate=False).synergy, (y,), eps=1e-6, atol=1e-6
+    )
+
+
+def test_decompose_refuses_measures_without_a_gradient() -> None:
+    p = _t(GATES["AND"].table)
+    with pytest.raises(InvalidParameterError, match=r"`measure` parameter of decompose.*'ccs'"):
+        st.decompose(p, "ccs")
+    with pytest.raises(InvalidParameterError, match=r"\['broja', 'imax', 'imin', 'mmi', 'vk'\]"):
+        st.decompose(p, "dep")
+    # A measure of the user's: its redundancy is numpy, so there is no torch form of it.
+    synergy.pid.register_measure("torchless", lambda q, alpha: 0.0, replace=True)
+    try:
+        with pytest.raises(InvalidParameterError, match="'torchless'"):
+            st.decompose(p, "torchless")
+    finally:
+        synergy.pid.unregister_measure("torchless")
+    with pytest.raises(InvalidParameterError, match="`measure` parameter of decompose"):
+        st.decompose(p, "no-such-measure")
+    with pytest.raises(InvalidParameterError, match="`tol` parameter of decompose"):
+        st.decompose(p, "imin", tol=1e-12)
+    with pytest.raises(InvalidParameterError, match="`sources` parameter of decompose"):
+        st.decompose(_t(GATES["XOR3"].table), "broja")

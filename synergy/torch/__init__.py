@@ -29,6 +29,7 @@ branch; at ties it is the mean of the tied branches' gradients (``torch.amax`` /
 ``torch.amin``), an element of the Clarke subdifferential.
 """
 
+from synergy.torch._decompose import decompose
 from synergy.torch._information import (
     conditional_mutual_information,
     entropy,
@@ -39,6 +40,7 @@ from synergy.torch._vk import s_vk, union_information
 
 __all__ = [
     "conditional_mutual_information",
+    "decompose",
     "entropy",
     "i_max",
     "i_min",

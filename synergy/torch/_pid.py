@@ -10,7 +10,16 @@ from synergy._validate import InvalidDistributionError, check_base, invalid, res
 from synergy.torch._information import mutual_information_nats
 from synergy.torch._tensor import Tensor, as_table_tensor, marginal, neg_xlogx, torch
 
-__all__ = ["i_max", "i_min", "prepare", "s_max", "weighted_specific_informations", "wms"]
+__all__ = [
+    "i_max",
+    "i_max_nats",
+    "i_min",
+    "prepare",
+    "s_max",
+    "union",
+    "weighted_specific_informations",
+    "wms",
+]
 
 Groups = tuple[tuple[int, ...], ...]
 
@@ -148,7 +157,8 @@ def wms(
     return (_mi_whole(table, batch_ndim, groups) - parts) / log_base
 
 
-def _i_max_nats(table: Tensor, batch_ndim: int, groups: Groups) -> Tensor:
+def i_max_nats(table: Tensor, batch_ndim: int, groups: Groups) -> Tensor:
+    """I_max in nats for checked input, shape batch."""
     spec = weighted_specific_informations(table, batch_ndim, groups)
     return spec.amax(dim=-2).sum(dim=-1)
 
@@ -216,7 +226,7 @@ def i_max(
     table, groups, log_base, batch_ndim = prepare(
         p, sources, func="i_max", base=base, batch_ndim=batch_ndim, validate=validate
     )
-    return _i_max_nats(table, batch_ndim, groups) / log_base
+    return i_max_nats(table, batch_ndim, groups) / log_base
 
 
 def s_max(
@@ -278,7 +288,7 @@ def s_max(
         p, sources, func="s_max", base=base, batch_ndim=batch_ndim, validate=validate
     )
     whole = _mi_whole(table, batch_ndim, groups)
-    return (whole - _i_max_nats(table, batch_ndim, groups)) / log_base
+    return (whole - i_max_nats(table, batch_ndim, groups)) / log_base
 
 
 def i_min(

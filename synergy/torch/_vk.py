@@ -20,7 +20,7 @@ from synergy.torch._information import mutual_information_nats
 from synergy.torch._pid import Groups, prepare
 from synergy.torch._tensor import Tensor, entropy_nats, marginal, torch
 
-__all__ = ["s_vk", "union_information", "union_nats"]
+__all__ = ["check_solver_options", "s_vk", "union_information", "union_nats"]
 
 # Tables per normal-equation solve: bounds the (tables, rows, rows) work arrays.
 _FIT_CHUNK = 4096
@@ -123,7 +123,8 @@ def _min_norm(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.einsum("trs,ts->tr", np.linalg.pinv(normal, rcond=1e-12, hermitian=True), rhs)
 
 
-def _check_solver_options(tol: Any, max_iter: Any, func: str) -> None:
+def check_solver_options(tol: Any, max_iter: Any, func: str) -> None:
+    """Check ``tol`` and ``max_iter`` as synergy.pid.union_information does, naming ``func``."""
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)):
         raise invalid("tol", func, "a positive real number", describe(tol), kind=InvalidTypeError)
     if not (math.isfinite(float(tol)) and float(tol) > 0):
@@ -147,7 +148,9 @@ class _ConditionalPart(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, merged: Tensor, tol: float, max_iter: int) -> Tensor:
+    def forward(
+        ctx: Any, merged: Tensor, tol: float, max_iter: int, report: dict[str, Any] | None
+    ) -> Tensor:
         x = merged.detach().to(device="cpu", dtype=torch.float64).numpy()
         table_axes = tuple(range(1, x.ndim))
         total = x.sum(axis=table_axes)
@@ -158,25 +161,36 @@ class _ConditionalPart(torch.autograd.Function):
         )
         h_y = entr(normalised.sum(axis=table_axes[:-1])).sum(axis=-1)
         f = (np.asarray(answer.value) - h_y) * total
+        if report is not None:  # the certificate, for callers that pass it on
+            report.update(status=answer.status, gap=answer.gap, iterations=answer.iterations)
         if ctx.needs_input_grad[0]:
             grad = envelope_gradient(np.asarray(answer.q, dtype=np.float64))
             ctx.save_for_backward(torch.from_numpy(grad).to(merged.device, merged.dtype))
         return torch.from_numpy(f).to(merged.device, merged.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None, None]:
         (grad,) = ctx.saved_tensors
         shape = grad_output.shape + (1,) * (grad.ndim - 1)
-        return grad_output.reshape(shape) * grad, None, None
+        return grad_output.reshape(shape) * grad, None, None, None
 
 
 def union_nats(
-    table: Tensor, batch_ndim: int, groups: Groups, tol_nats: float, max_iter: int
+    table: Tensor,
+    batch_ndim: int,
+    groups: Groups,
+    tol_nats: float,
+    max_iter: int,
+    report: dict[str, Any] | None = None,
 ) -> Tensor:
-    """I_VK in nats for checked input, shape batch: H(Y) + min f, differentiable."""
+    """I_VK in nats for checked input, shape batch: H(Y) + min f, differentiable.
+
+    ``report``, when given, receives the solver's ``status``, ``gap`` (nats) and
+    ``iterations`` over the flattened batch.
+    """
     batch = table.shape[:batch_ndim]
     merged = merge_groups(table, batch_ndim, groups)
-    part = _ConditionalPart.apply(merged, tol_nats, max_iter)
+    part = _ConditionalPart.apply(merged, tol_nats, max_iter, report)
     target = (table.ndim - batch_ndim - 1,)
     return entropy_nats(table, batch_ndim, target) + part.reshape(batch)
 
@@ -200,7 +214,7 @@ def _prepare_vk(
         validate=validate,
         min_sources=2,
     )
-    _check_solver_options(tol, max_iter, func)
+    check_solver_options(tol, max_iter, func)
     return table, groups, log_base, batch_ndim
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import entr
 
 from synergy._validate import InvalidParameterError, InvalidTypeError, describe, invalid
+from synergy.pid.vk import _bounded_blas
 from synergy.pid.vk import union_information as solve_union_information
 from synergy.torch._information import mutual_information_nats
 from synergy.torch._pid import Groups, prepare
@@ -81,6 +82,9 @@ def envelope_gradient(q: np.ndarray) -> np.ndarray:
     n_tables = q.shape[0]
     dims, n_y = q.shape[1:-1], q.shape[-1]
     design = _design(tuple(int(d) for d in dims), int(n_y))
+    n_rows = design.shape[1]
+    # D^T diag(w) D for every table at once: w @ pairs, pairs[c, (r, s)] = D[c, r] D[c, s].
+    pairs = (design[:, :, None] * design[:, None, :]).reshape(design.shape[0], -1)
     cells = q.reshape(n_tables, -1)
     out = np.empty_like(cells)
     for lo in range(0, n_tables, _FIT_CHUNK):
@@ -90,9 +94,8 @@ def envelope_gradient(q: np.ndarray) -> np.ndarray:
         safe_q = np.where(positive, w.reshape(positive.shape), 1.0)
         safe_block = np.where(block > 0, block, 1.0)
         target = np.where(positive, np.log(safe_q / safe_block), 0.0).reshape(w.shape)
-        weighted = design.T[None, :, :] * w[:, None, :]  # (t, rows, cells)
-        normal = weighted @ design  # (t, rows, rows)
-        rhs = np.einsum("trc,tc->tr", weighted, target)
+        normal = (w @ pairs).reshape(w.shape[0], n_rows, n_rows)
+        rhs = (w * target) @ design
         table_of, row = np.nonzero(np.einsum("trr->tr", normal) <= 0.0)
         normal[table_of, row, row] = 1.0  # a row no cell with Q > 0 uses: lam = 0
         lam = _solve_normal(normal, rhs)
@@ -164,7 +167,10 @@ class _ConditionalPart(torch.autograd.Function):
         if report is not None:  # the certificate, for callers that pass it on
             report.update(status=answer.status, gap=answer.gap, iterations=answer.iterations)
         if ctx.needs_input_grad[0]:
-            grad = envelope_gradient(np.asarray(answer.q, dtype=np.float64))
+            # Small matrices: BLAS threads cost more than they save (3x slower fits at
+            # load 7 on 2 cores), so the fit holds BLAS to the solver's one thread.
+            with _bounded_blas(True):
+                grad = envelope_gradient(np.asarray(answer.q, dtype=np.float64))
             ctx.save_for_backward(torch.from_numpy(grad).to(merged.device, merged.dtype))
         return torch.from_numpy(f).to(merged.device, merged.dtype)
 

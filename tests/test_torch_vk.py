@@ -432,3 +432,20 @@ def test_fitted_multipliers_are_dual_optimal(case: str) -> None:
         assert abs(gap) <= 1e-9
         assert worst_empty <= 1e-9
         assert worst_active <= 1e-9
+
+
+def test_backward_uses_the_forward_multipliers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The multipliers are kept from the forward pass: backward must not solve again.
+    import synergy.torch._vk as vk_module
+
+    p = _random_table((2, 3, 2), 9)
+    x = _t(p, requires_grad=True)
+    value = st.s_vk(x, tol=TIGHT)
+
+    def no_solver(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the solver ran in the backward pass")
+
+    monkeypatch.setattr(vk_module, "solve_union_information", no_solver)
+    (grad,) = torch.autograd.grad(value, x)
+    monkeypatch.undo()
+    np.testing.assert_allclose(grad.numpy(), _grad(st.s_vk, p, tol=TIGHT), atol=1e-12)

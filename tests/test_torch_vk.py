@@ -477,3 +477,23 @@ def test_gradient_with_emptied_blocks_equals_finite_differences(
             lambda x: synergy.pid.union_information(x, tol=TIGHT).synergy, p, d, step=step
         )
         assert abs(float((grad * d).sum()) - want) <= GRAD_ATOL, (i, j)
+
+
+def test_decompose_keeps_dtype_and_reports_the_solver() -> None:
+    x = torch.tensor(GATES["AND"].table, dtype=torch.float32, requires_grad=True)
+    result = st.decompose(x, "vk")
+    assert result.measure == "broja"
+    for atom in result.atoms.values():
+        assert atom.dtype == torch.float32
+        assert atom.shape == ()
+    assert result.status == "optimal"
+    assert isinstance(result.iterations, int)
+    assert float(result.gap) >= 0.0
+    # BROJA on AND: 0.5 bit of synergy, 0.311278 bit shared (Bertschinger et al. 2014).
+    assert abs(float(result.synergy.detach()) - 0.5) <= 1e-6
+    assert abs(float(result.redundancy.detach()) - 0.311278) <= 1e-6
+    (grad,) = torch.autograd.grad(result.synergy, x)
+    assert grad.dtype == torch.float32
+    closed = st.decompose(x, "imin")
+    assert closed.status == "exact"
+    assert closed.gap is None

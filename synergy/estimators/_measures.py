@@ -14,19 +14,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from synergy import information
-from synergy._validate import (
-    InvalidParameterError,
-    InvalidTypeError,
-    check_base,
-    describe,
-    invalid,
-)
+from synergy._validate import InvalidTypeError, describe, invalid
 from synergy.estimators._miller_madow import Terms, _entropy_terms, _kwarg_axes
+from synergy.estimators._plan import _Plan
 from synergy.pid import decompose, i_max, i_min, s_max, wms
 from synergy.pid.registry import get_measure
 from synergy.pid.vk import s_vk, union_information
-
-_CORRECTIONS = (None, "miller-madow", "bootstrap")
 
 
 def _union_information_value(
@@ -190,23 +183,11 @@ class _Measure:
 
 
 def _resolve_measure(
-    measure: Any,
-    n_columns: int,
-    *,
-    func: str,
-    base: Any,
-    correction: Any,
-    kwargs: dict[str, Any],
+    measure: Any, n_columns: int, plan: _Plan, kwargs: dict[str, Any]
 ) -> _Measure:
-    log_base = check_base(base, func)
-    if correction not in _CORRECTIONS:
-        raise invalid(
-            "correction",
-            func,
-            "None, 'miller-madow' or 'bootstrap'",
-            describe(correction),
-            kind=InvalidParameterError if isinstance(correction, str) else InvalidTypeError,
-        )
+    """``measure`` bound to its options and the plan's base and correction, checked."""
+    func = plan.func
+    correction = plan.correction
     if isinstance(measure, str):
         if measure not in _FUNCTIONS:
             raise invalid(
@@ -254,8 +235,8 @@ def _resolve_measure(
         name=name,
         func=target,
         kwargs=dict(kwargs),
-        base=float(base),
-        log_base=log_base,
+        base=plan.base,
+        log_base=plan.log_base,
         batched=_accepts(target, "batch_ndim"),
         pass_base=_accepts(target, "base"),
         pass_validate=_accepts(target, "validate"),

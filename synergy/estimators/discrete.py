@@ -18,7 +18,6 @@ import numpy as np
 from synergy._validate import (
     InvalidParameterError,
     InvalidTypeError,
-    check_base,
     describe,
     invalid,
     resolve_axes,
@@ -26,7 +25,7 @@ from synergy._validate import (
 from synergy.estimators._bootstrap import _bootstrap_values, _interval, _jackknife
 from synergy.estimators._measures import MEASURE_NAMES, _resolve_measure, _Statistic
 from synergy.estimators._permutation import _null_values, _p_value
-from synergy.estimators._plan import _check_count, _check_options, _Options, _streams
+from synergy.estimators._plan import _check_count, _Plan, _plan
 from synergy.estimators._samples import _encode_columns, _Samples
 from synergy.pid import decompose
 from synergy.pid.lattice import Antichain
@@ -141,13 +140,9 @@ def _resample(
     samples: _Samples,
     plugin: np.ndarray,
     theta: np.ndarray,
-    opts: _Options,
-    boot_rng: np.random.Generator,
-    perm_rng: np.random.Generator,
+    plan: _Plan,
     *,
-    seed: int | None,
     names: Sequence[str],
-    base: float,
 ) -> list[Estimate]:
     """Bootstrap and permutation results for k statistics at once, one Estimate each.
 
@@ -155,20 +150,21 @@ def _resample(
     """
     k = plugin.size
     boot = jack = null = None
-    if opts.n_resamples:
+    boot_rng, perm_rng = plan.generators()
+    if plan.n_resamples:
         boot = _bootstrap_values(
-            stat, samples, opts.n_resamples, boot_rng, opts.resampling or "indices"
+            stat, samples, plan.n_resamples, boot_rng, plan.resampling or "indices"
         ).reshape(-1, k)
-        if opts.method == "bca":
+        if plan.method == "bca":
             values, weights = _jackknife(stat, samples)
             jack = (values.reshape(-1, k), weights)
-    if opts.n_permutations:
+    if plan.n_permutations:
         null = _null_values(
             stat,
             samples,
-            opts.n_permutations,
+            plan.n_permutations,
             perm_rng,
-            opts.resampling or "indices",
+            plan.resampling or "indices",
             getattr(stat, "strata", ()),
         ).reshape(-1, k)
     out = []
@@ -178,35 +174,35 @@ def _resample(
         boot_j = None if boot is None else np.ascontiguousarray(boot[:, j])
         null_j = None if null is None else np.ascontiguousarray(null[:, j])
         if boot_j is not None:
-            assert opts.method is not None
-            assert opts.level is not None
+            assert plan.method is not None
+            assert plan.level is not None
             jack_j = None if jack is None else (jack[0][:, j], jack[1])
-            interval = _interval(opts.method, value, boot_j, opts.level, jack_j)
+            interval = _interval(plan.method, value, boot_j, plan.level, jack_j)
             if boot_j.size > 1:
                 standard_error = float(np.std(boot_j, ddof=1))
-            if opts.correction == "bootstrap":
+            if plan.correction == "bootstrap":
                 value = float(2.0 * theta[j] - boot_j.mean())
         if null_j is not None:
-            assert opts.alternative is not None
-            p_value = _p_value(float(plugin[j]), null_j, opts.alternative)
+            assert plan.alternative is not None
+            p_value = _p_value(float(plugin[j]), null_j, plan.alternative)
         out.append(
             Estimate(
                 value=value,
                 interval=interval,
-                level=opts.level,
-                method=opts.method,
-                correction=opts.correction,
+                level=plan.level,
+                method=plan.method,
+                correction=plan.correction,
                 plugin=float(plugin[j]),
                 standard_error=standard_error,
                 p_value=p_value,
-                alternative=opts.alternative,
+                alternative=plan.alternative,
                 n=samples.n,
-                n_resamples=opts.n_resamples,
-                n_permutations=opts.n_permutations,
-                seed=seed,
+                n_resamples=plan.n_resamples,
+                n_permutations=plan.n_permutations,
+                seed=plan.seed,
                 measure=names[j],
-                base=base,
-                resampling=opts.resampling,
+                base=plan.base,
+                resampling=plan.resampling,
                 bootstrap_values=boot_j,
                 null_values=null_j,
             )
@@ -214,70 +210,31 @@ def _resample(
     return out
 
 
-def _run(
-    func: str,
-    measure: Any,
-    columns: Sequence[Any],
-    *,
-    base: Any,
-    correction: Any,
-    n_resamples: int,
-    level: Any,
-    method: Any,
-    n_permutations: int,
-    alternative: Any,
-    seed: Any,
-    kwargs: dict[str, Any],
-    resampling: Any = "auto",
-) -> Estimate:
-    samples = _encode_columns(columns, func)
-    m = _resolve_measure(
-        measure, len(samples.shape), func=func, base=base, correction=correction, kwargs=kwargs
-    )
-    opts = _check_options(
-        func,
-        samples,
-        n_resamples=n_resamples,
-        level=level,
-        method=method,
-        n_permutations=n_permutations,
-        alternative=alternative,
-        correction=correction,
-        resampling=resampling,
-    )
-    if opts.n_permutations and m.strata:
+def _run(plan: _Plan, measure: Any, columns: Sequence[Any], kwargs: dict[str, Any]) -> Estimate:
+    samples = _encode_columns(columns, plan.func)
+    m = _resolve_measure(measure, len(samples.shape), plan, kwargs)
+    plan = plan.for_samples(samples)
+    if plan.n_permutations and m.strata:
         target = len(samples.shape) - 1
-        used = resolve_axes(m.kwargs.get("a"), target + 1, param="a", func=func) + resolve_axes(
-            m.kwargs.get("b"), target + 1, param="b", func=func
-        )
+        used = resolve_axes(
+            m.kwargs.get("a"), target + 1, param="a", func=plan.func
+        ) + resolve_axes(m.kwargs.get("b"), target + 1, param="b", func=plan.func)
         if target in m.strata or target not in used:
             raise invalid(
                 "columns",
-                func,
+                plan.func,
                 "the shuffled (last) column in `a` or `b` for a permutation test of "
                 "conditional_mutual_information",
                 f"column {target} in {'`given`' if target in m.strata else 'neither'}",
             )
-    boot_rng, perm_rng, recorded = _streams(seed, func)
     counts = samples.counts()
     # The one validated call: it surfaces the measure's own errors (bad sources, axes,
     # options) under the measure's name; resamples then skip validation.
     plugin = m.scalar(m.call(counts / samples.n, validate=True))
     theta = plugin
-    if correction == "miller-madow":
+    if plan.correction == "miller-madow":
         theta = plugin + float(m.miller_madow(counts[None], samples.n)[0])
-    (result,) = _resample(
-        m,
-        samples,
-        np.array([plugin]),
-        np.array([theta]),
-        opts,
-        boot_rng,
-        perm_rng,
-        seed=recorded,
-        names=[m.name],
-        base=float(base),
-    )
+    (result,) = _resample(m, samples, np.array([plugin]), np.array([theta]), plan, names=[m.name])
     return result
 
 
@@ -406,23 +363,19 @@ def estimate(
     True
     """
     func = "estimate"
-    n_resamples = _check_count(n_bootstrap, "n_bootstrap", func, minimum=1)
-    n_perm = _check_count(n_permutations, "n_permutations", func, minimum=0)
-    return _run(
+    plan = _plan(
         func,
-        measure,
-        columns,
         base=base,
         correction=correction,
-        n_resamples=n_resamples,
+        n_resamples=_check_count(n_bootstrap, "n_bootstrap", func, minimum=1),
         level=level,
         method=method,
-        n_permutations=n_perm,
+        n_permutations=_check_count(n_permutations, "n_permutations", func, minimum=0),
         alternative=alternative,
         seed=seed,
-        kwargs=measure_kwargs,
         resampling=resampling,
     )
+    return _run(plan, measure, columns, measure_kwargs)
 
 
 def bootstrap(
@@ -469,21 +422,17 @@ def bootstrap(
     (2.0, True)
     """
     func = "bootstrap"
-    return _run(
+    plan = _plan(
         func,
-        measure,
-        columns,
         base=base,
         correction=correction,
         n_resamples=_check_count(n_resamples, "n_resamples", func, minimum=1),
         level=level,
         method=method,
-        n_permutations=0,
-        alternative="greater",
         seed=seed,
-        kwargs=measure_kwargs,
         resampling=resampling,
     )
+    return _run(plan, measure, columns, measure_kwargs)
 
 
 def permutation_test(
@@ -537,21 +486,16 @@ def permutation_test(
     True
     """
     func = "permutation_test"
-    return _run(
+    plan = _plan(
         func,
-        measure,
-        columns,
         base=base,
         correction=None,
-        n_resamples=0,
-        level=0.95,
-        method="percentile",
         n_permutations=_check_count(n_permutations, "n_permutations", func, minimum=1),
         alternative=alternative,
         seed=seed,
-        kwargs=measure_kwargs,
         resampling=resampling,
     )
+    return _run(plan, measure, columns, measure_kwargs)
 
 
 def miller_madow_entropy(*columns: Sequence[Any], base: float = 2) -> float:
@@ -592,11 +536,9 @@ def miller_madow_entropy(*columns: Sequence[Any], base: float = 2) -> float:
     >>> round(miller_madow_entropy([0, 0, 1, 1]), 6)  # 1 bit + 1 / (8 ln 2)
     1.180337
     """
-    func = "miller_madow_entropy"
-    samples = _encode_columns(columns, func)
-    m = _resolve_measure(
-        "entropy", len(samples.shape), func=func, base=base, correction="miller-madow", kwargs={}
-    )
+    plan = _plan("miller_madow_entropy", base=base, correction="miller-madow")
+    samples = _encode_columns(columns, plan.func)
+    m = _resolve_measure("entropy", len(samples.shape), plan, {})
     return float(m.statistic(samples.counts()[None], samples.n, corrected=True)[0])
 
 
@@ -633,16 +575,9 @@ def miller_madow_mutual_information(*columns: Sequence[Any], base: float = 2) ->
     >>> round(miller_madow_mutual_information([0, 1, 0, 1], [0, 1, 0, 1]), 6)
     1.180337
     """
-    func = "miller_madow_mutual_information"
-    samples = _encode_columns(columns, func)
-    m = _resolve_measure(
-        "mutual_information",
-        len(samples.shape),
-        func=func,
-        base=base,
-        correction="miller-madow",
-        kwargs={},
-    )
+    plan = _plan("miller_madow_mutual_information", base=base, correction="miller-madow")
+    samples = _encode_columns(columns, plan.func)
+    m = _resolve_measure("mutual_information", len(samples.shape), plan, {})
     return float(m.statistic(samples.counts()[None], samples.n, corrected=True)[0])
 
 
@@ -798,7 +733,18 @@ def estimate_decomposition(
             describe(correction),
             kind=InvalidParameterError if isinstance(correction, str) else InvalidTypeError,
         )
-    check_base(base, func)
+    plan = _plan(
+        func,
+        base=base,
+        correction=correction,
+        n_resamples=n_resamples,
+        level=level,
+        method=method,
+        n_permutations=n_perm,
+        alternative=alternative,
+        seed=seed,
+        resampling=resampling,
+    )
     samples = _encode_columns(columns, func)
     if len(samples.shape) < 3:
         raise invalid(
@@ -807,34 +753,12 @@ def estimate_decomposition(
             "at least 3 sample columns (two or more sources, the target last)",
             f"{len(samples.shape)} columns",
         )
-    opts = _check_options(
-        func,
-        samples,
-        n_resamples=n_resamples,
-        level=level,
-        method=method,
-        n_permutations=n_perm,
-        alternative=alternative,
-        correction=correction,
-        resampling=resampling,
-    )
-    boot_rng, perm_rng, recorded = _streams(seed, func)
-    stat = _Decomposition(measure=measure, sources=sources, base=float(base), solver=solver)
+    plan = plan.for_samples(samples)
+    stat = _Decomposition(measure=measure, sources=sources, base=plan.base, solver=solver)
     plugin, result = stat.vector(samples.counts() / samples.n)
     nodes = list(result.atoms)
     names = [f"atom {format_antichain(node)}" for node in nodes] + ["mutual_information"]
-    estimates = _resample(
-        stat,
-        samples,
-        plugin,
-        plugin,
-        opts,
-        boot_rng,
-        perm_rng,
-        seed=recorded,
-        names=names,
-        base=float(base),
-    )
+    estimates = _resample(stat, samples, plugin, plugin, plan, names=names)
     atoms = dict(zip(nodes, estimates[:-1], strict=True))
     n_sources = len(result.unique)
     return DecompositionEstimate(

@@ -170,3 +170,61 @@ def test_encode_samples_gives_per_column_codes_and_labels():
     assert enc.names is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         enc.codes = ()  # type: ignore[misc]
+
+
+# --- encode_samples: the one sample encoding of from_samples and the estimators ------
+
+
+def test_encode_samples_keeps_labels_that_compare_unequal_apart():
+    # 1 != "1" and b"a" != "a" in Python, so each pair is two labels (two codes); 1 == 1.0
+    # is one label. The codes must map back to the labels sample by sample.
+    column = [1, "1", 1.0, b"a", "a", "1"]
+    enc = encode_samples(column)
+    assert enc.shape == (4,)
+    decoded = enc.labels[0][enc.codes[0]].tolist()
+    assert [type(v) for v in decoded] == [int, str, int, bytes, str, str]
+    assert decoded == [1, "1", 1, b"a", "a", "1"]
+    assert len({enc.codes[0][i] for i in (0, 1, 3, 4)}) == 4
+    assert enc.codes[0][0] == enc.codes[0][2]
+
+
+def test_encode_samples_reads_a_2d_array_as_samples_by_variables():
+    samples = np.array([[0, 5, 1], [1, 5, 0], [1, 7, 1], [0, 7, 1]])  # 4 samples, 3 variables
+    enc = encode_samples(samples)
+    assert enc.shape == (2, 2, 2)
+    assert enc.n_samples == 4
+    for j in range(3):
+        np.testing.assert_array_equal(enc.labels[j][enc.codes[j]], samples[:, j])
+    by_columns = encode_samples(*samples.T)
+    np.testing.assert_array_equal(enc.cells(), by_columns.cells())
+
+
+def test_encode_samples_reads_a_dataframe_column_by_column():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": ["u", "v", "u"], "y": [1, "1", 1]})
+    enc = encode_samples(df)
+    assert enc.names == ("x", "y")
+    assert enc.shape == (2, 2)  # 1 and "1" are two labels in a DataFrame column too
+    np.testing.assert_array_equal(
+        enc.cells(), encode_samples(["u", "v", "u"], [1, "1", 1]).cells()
+    )
+
+
+def test_encoded_cells_and_counts_are_the_joint_table():
+    rng = np.random.default_rng(8)
+    cols = [rng.integers(0, 3, 50), rng.choice(["a", "b"], 50), rng.integers(-2, 2, 50)]
+    enc = encode_samples(*cols)
+    # Independent count: a dictionary of label tuples, indexed back through the labels.
+    expected = np.zeros(enc.shape)
+    for row in zip(*cols, strict=True):
+        index = tuple(
+            int(np.flatnonzero(lab == v)[0]) for lab, v in zip(enc.labels, row, strict=True)
+        )
+        expected[index] += 1
+    np.testing.assert_array_equal(enc.counts(), expected)
+    assert enc.cells().dtype == np.int64
+    np.testing.assert_array_equal(
+        np.bincount(enc.cells(), minlength=expected.size), expected.ravel()
+    )
+    table, _ = from_samples(*cols)
+    np.testing.assert_array_equal(table, expected / 50)

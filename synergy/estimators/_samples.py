@@ -38,8 +38,7 @@ class _Samples:
 def _encode_columns(columns: Sequence[Any], func: str) -> _Samples:
     """Sample columns, a 2-D sample array or a DataFrame, as flat cell indices."""
     enc = encode_samples(*columns, caller=func)
-    flat = np.ravel_multi_index(enc.codes, enc.shape)
-    return _Samples(shape=enc.shape, flat=np.asarray(flat, dtype=np.int64), n=enc.n_samples)
+    return _Samples(shape=enc.shape, flat=enc.cells(), n=enc.n_samples)
 
 
 def _stack_counts(flat_codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

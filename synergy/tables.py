@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from synergy import _kernels
 from synergy._validate import (
     InvalidDistributionError,
     InvalidTypeError,
@@ -445,12 +446,10 @@ def marginal(
     table_ndim = arr.ndim - batch_ndim
     order = _as_list(axes, "axes", "marginal", "an integer axis or a sequence of integer axes")
     resolve_axes(order, table_ndim, param="axes", func="marginal")  # checks range and repeats
-    order = [int(a) % table_ndim for a in order]
-    drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in order)
-    m = arr.sum(axis=drop)
-    kept = sorted(order)
-    perm = list(range(batch_ndim)) + [batch_ndim + kept.index(a) for a in order]
-    return np.ascontiguousarray(np.transpose(m, perm))
+    keep = tuple(int(a) % table_ndim for a in order)
+    m = _kernels.marginal(arr, batch_ndim, keep)
+    # Keeping every axis in order returns the table itself: the caller gets a copy.
+    return arr.copy() if m is arr else m
 
 
 def condition(

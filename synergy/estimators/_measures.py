@@ -15,7 +15,12 @@ import numpy as np
 
 from synergy import information
 from synergy._validate import InvalidTypeError, describe, invalid
-from synergy.estimators._miller_madow import Terms, _entropy_terms, _kwarg_axes
+from synergy.estimators._miller_madow import (
+    Terms,
+    _entropy_terms,
+    _kwarg_axes,
+    _miller_madow_term,
+)
 from synergy.estimators._plan import _Plan
 from synergy.pid import decompose, i_max, i_min, s_max, wms
 from synergy.pid.registry import get_measure
@@ -161,18 +166,9 @@ class _Measure:
         return np.array([self.scalar(self.call(t, validate=False)) for t in tables])
 
     def miller_madow(self, counts: np.ndarray, n_total: int) -> np.ndarray:
-        """The Miller-Madow term sum_k c_k (m_k - 1) / (2 N) per table, in the unit of base."""
+        """The Miller-Madow term of each table of the stack, in the unit of base."""
         assert self.terms is not None
-        out = np.zeros(counts.shape[0])
-        ndim = counts.ndim - 1
-        for coef, axes in self.terms:
-            if not axes:
-                continue  # H of nothing is 0 with one cell: no correction
-            drop = tuple(1 + a for a in range(ndim) if a not in axes)
-            marg = counts.sum(axis=drop) if drop else counts
-            cells = np.count_nonzero(marg.reshape(counts.shape[0], -1), axis=1)
-            out += coef * (cells - 1)
-        return out / (2.0 * n_total * self.log_base)
+        return _miller_madow_term(self.terms, counts, n_total, self.log_base)
 
     def statistic(self, counts: np.ndarray, n_total: int, *, corrected: bool) -> np.ndarray:
         """The statistic on a stack of count tables summing to ``n_total`` each."""

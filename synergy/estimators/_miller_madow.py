@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from synergy import _kernels
 from synergy._validate import invalid, resolve_axes, resolve_sources
 
 Terms = tuple[tuple[float, tuple[int, ...]], ...]
@@ -64,3 +67,21 @@ def _entropy_terms(name: str, ndim: int, kwargs: dict[str, Any]) -> Terms | None
             terms += _mi_terms(g, target, -1.0)
         return tuple(terms)
     return None
+
+
+def _miller_madow_term(
+    terms: Terms, counts: np.ndarray, n_total: int, log_base: float
+) -> np.ndarray:
+    """sum_k c_k (m_k - 1) / (2 N) per table of a stack of count tables, in log base units.
+
+    ``counts`` has shape (B, *table_shape); m_k is the number of occupied cells of the
+    marginal on the axes of term k, c_k its coefficient, N = ``n_total``.
+    """
+    out = np.zeros(counts.shape[0])
+    for coef, axes in terms:
+        if not axes:
+            continue  # H of nothing is 0 with one cell: no correction
+        marg = _kernels.marginal(counts, 1, axes)
+        cells = np.count_nonzero(marg.reshape(counts.shape[0], -1), axis=1)
+        out += coef * (cells - 1)
+    return out / (2.0 * n_total * log_base)

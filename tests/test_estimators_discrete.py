@@ -739,3 +739,14 @@ def test_estimator_errors_name_the_dataframe_column():
     df = pd.DataFrame({"x": [0, 1, 1], "y": [0.5, np.nan, 0.5]})
     with pytest.raises(InvalidParameterError, match=r"`columns\['y'\]` parameter of estimate"):
         estimate("mutual_information", df, n_bootstrap=2, seed=0)
+
+
+def test_options_are_checked_once_before_the_columns_are_read():
+    # The plan checks every option before the samples are encoded: with a bad option and
+    # bad columns, the option is named (and no time is spent encoding the data).
+    with pytest.raises(InvalidParameterError, match="`level` parameter of estimate"):
+        estimate("entropy", [0, 1, 1], [0, 1], level=2)
+    with pytest.raises(InvalidParameterError, match="`seed` parameter of permutation_test"):
+        permutation_test("mutual_information", [0, 1], [0, 1, 1], seed=-1)
+    with pytest.raises(InvalidParameterError, match="`level` parameter of estimate_decompo"):
+        estimate_decomposition([0, 1], [0, 1], level=5)

@@ -2,7 +2,8 @@
 
 The public face of the sample estimators. Each concern has its module beside this one: the
 measure table (_measures), Miller-Madow terms (_miller_madow), samples as count tables
-(_samples), the bootstrap (_bootstrap), permutations (_permutation) and the options (_plan).
+(_samples), the bootstrap (_bootstrap), permutations (_permutation) and the plan of an
+estimate: its options, checked once, and its random streams (_plan).
 """
 
 from __future__ import annotations

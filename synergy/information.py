@@ -49,9 +49,7 @@ def _result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
 
 def _marginal(arr: np.ndarray, batch_ndim: int, keep: tuple[int, ...]) -> np.ndarray:
     """Sum out every table axis not in ``keep`` (sorted table-axis indices)."""
-    table_ndim = arr.ndim - batch_ndim
-    drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in keep)
-    return arr.sum(axis=drop) if drop else arr
+    return _kernels.marginal(arr, batch_ndim, keep)
 
 
 def entropy_bits(arr: np.ndarray, batch_ndim: int, axes: tuple[int, ...]) -> np.ndarray:

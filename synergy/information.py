@@ -22,6 +22,7 @@ from synergy._validate import (
     check_table_values,
     invalid,
     resolve_axes,
+    resolve_target_sources,
     sum_tolerance,
 )
 
@@ -405,6 +406,7 @@ def specific_information(
     p: Any,
     a: Axes,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -414,9 +416,13 @@ def specific_information(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table with the target Y on the last axis.
+        Joint probability table with the target Y on the last axis, unless ``target`` says
+        otherwise.
     a : int or sequence of int
-        The variables A (table axes, not the last).
+        The variables A (table axes, not the target's).
+    target : int, keyword-only
+        The target's axis, counted like ``a``: a table axis (the batch axes do not count),
+        negatives from the end. Default -1, the last axis.
     base, batch_ndim, validate
         As in :func:`entropy`.
 
@@ -429,7 +435,8 @@ def specific_information(
     Raises
     ------
     InvalidDistributionError, InvalidParameterError, InvalidTypeError
-        As in :func:`entropy`; also when ``a`` contains the target axis.
+        As in :func:`entropy`; also when ``target`` is not a table axis or ``a`` contains
+        it.
 
     Notes
     -----
@@ -454,10 +461,11 @@ def specific_information(
             f"a table with {table_ndim} axis",
             kind=InvalidDistributionError,
         )
-    target = table_ndim - 1
-    ga = _group(a, table_ndim, "a", func)
-    if target in ga:
-        raise invalid("a", func, f"axes other than the target (the last axis, {target})", f"{ga}")
+    axis, (ga,) = resolve_target_sources(
+        [a], target, table_ndim, func=func, batch_ndim=batch_ndim, param="a"
+    )
+    if axis != table_ndim - 1:
+        arr = np.moveaxis(arr, batch_ndim + axis, -1)
     return specific_information_nats(arr, batch_ndim, ga) / (log2_base * math.log(2.0))
 
 

@@ -18,7 +18,7 @@ import pytest
 import synergy
 import synergy.pid
 from synergy import InvalidParameterError, InvalidTypeError
-from synergy.pid import _kernels as pid_args
+from synergy.pid import _plumbing as pid_args
 from synergy.pid.registry import measure_names
 from synergy.testing import AND
 

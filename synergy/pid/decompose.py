@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from synergy._validate import invalid, resolve_target
-from synergy.pid._kernels import mutual_informations, prepare, sources_as_given, union
+from synergy.pid._plumbing import mutual_informations, prepare, sources_as_given, union
 from synergy.pid.lattice import RedundancyLattice
 from synergy.pid.registry import MEASURES, get_measure, lattice_decomposition, merge_sources
 from synergy.pid.result import PIDResult

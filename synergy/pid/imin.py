@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import finish, prepare, specific_informations, target_marginal
+from synergy.pid._plumbing import finish, prepare, specific_informations, target_marginal
 from synergy.pid.lattice import RedundancyLattice
 
 __all__ = ["i_min", "imin_redundancies"]

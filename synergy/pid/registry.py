@@ -27,7 +27,7 @@ from synergy._validate import (
     resolve_target,
     resolve_target_sources,
 )
-from synergy.pid._kernels import target_last
+from synergy.pid._plumbing import target_last
 from synergy.pid.lattice import MAX_SOURCES, Antichain, RedundancyLattice, redundancy_lattice
 
 __all__ = [

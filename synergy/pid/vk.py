@@ -28,7 +28,7 @@ from synergy._validate import (
     invalid,
     resolve_sources,
 )
-from synergy.pid._kernels import with_target_last
+from synergy.pid._plumbing import with_target_last
 from synergy.pid._vk_batch import bivariate_batch, solve_batch
 from synergy.pid._vk_solver import (
     FEASIBLE_TOL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import finish, mutual_informations, prepare, union
+from synergy.pid._plumbing import finish, mutual_informations, prepare, union
 
 __all__ = ["wms"]
 

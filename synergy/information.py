@@ -41,8 +41,11 @@ Axes = int | Sequence[int] | None
 _FUSED_MARGINAL_MAX_CELLS = 4096
 
 
-def _result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
-    """A Python float for one table, an ndarray over the batch shape otherwise."""
+def as_result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
+    """A Python float for one table, an ndarray over the batch shape otherwise.
+
+    The library's one result shaper: the measures of synergy.pid return through it too.
+    """
     if batch_ndim == 0:
         return float(values)
     return np.asarray(values, dtype=np.float64)
@@ -158,11 +161,11 @@ def entropy(
         h, sums, n_bad = _kernels.neg_xlogx_rows_checked(arr.reshape(n_tables, -1))
         if n_bad or (np.abs(sums - 1.0) > sum_tolerance(np.asarray(p).dtype)).any():
             as_table(p, func="entropy", batch_ndim=batch_ndim)  # raises, naming the problem
-        return _result(h.reshape(batch_shape) / log2_base, batch_ndim)
+        return as_result(h.reshape(batch_shape) / log2_base, batch_ndim)
     if fused:  # small tables: the usual checks, on the array already converted
         tol = sum_tolerance(np.asarray(p).dtype)
         check_table_values(arr, tol, param="p", func="entropy", batch_ndim=batch_ndim)
-    return _result(entropy_bits(arr, batch_ndim, group) / log2_base, batch_ndim)
+    return as_result(entropy_bits(arr, batch_ndim, group) / log2_base, batch_ndim)
 
 
 def conditional_entropy(
@@ -217,7 +220,7 @@ def conditional_entropy(
     check_disjoint([a, c], ["axes", "given"], func)
     joint = tuple(sorted(a + c))
     h = entropy_bits(arr, batch_ndim, joint) - entropy_bits(arr, batch_ndim, c)
-    return _result(h / log2_base, batch_ndim)
+    return as_result(h / log2_base, batch_ndim)
 
 
 def _default_ab(a: Axes, b: Axes, table_ndim: int, func: str) -> tuple[tuple[int, ...], ...]:
@@ -289,7 +292,7 @@ def mutual_information(
         + entropy_bits(arr, batch_ndim, gb)
         - entropy_bits(arr, batch_ndim, tuple(sorted(ga + gb)))
     )
-    return _result(h / log2_base, batch_ndim)
+    return as_result(h / log2_base, batch_ndim)
 
 
 def conditional_mutual_information(
@@ -348,7 +351,7 @@ def conditional_mutual_information(
         - entropy_bits(arr, batch_ndim, tuple(sorted(ga + gb + gc)))
         - entropy_bits(arr, batch_ndim, gc)
     )
-    return _result(h / log2_base, batch_ndim)
+    return as_result(h / log2_base, batch_ndim)
 
 
 def kl_divergence(
@@ -399,7 +402,7 @@ def kl_divergence(
         raise invalid("q", func, f"an array of the same shape as `p`, {pa.shape}", f"{qa.shape}")
     table_axes = tuple(range(batch_ndim, pa.ndim))
     d = rel_entr(pa, qa).sum(axis=table_axes)
-    return _result(d / log_base, batch_ndim)
+    return as_result(d / log_base, batch_ndim)
 
 
 def specific_information(

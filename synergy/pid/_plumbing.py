@@ -25,7 +25,6 @@ from synergy.information import entropy_bits, specific_information_nats
 
 __all__ = [
     "entropy_of",
-    "finish",
     "joint_with_target",
     "marginal",
     "mutual_informations",
@@ -130,13 +129,6 @@ def with_target_last(
         min_sources=min_sources,
     )
     return target_last(arr, batch_ndim, axis), groups
-
-
-def finish(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
-    """A Python float for one table, an ndarray of the batch shape for a batch."""
-    if batch_ndim == 0:
-        return float(values)
-    return np.asarray(values, dtype=np.float64)
 
 
 def union(groups: Groups) -> tuple[int, ...]:

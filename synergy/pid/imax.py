@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from synergy.information import as_result
 from synergy.pid._plumbing import (
-    finish,
     mutual_informations,
     prepare,
     specific_informations,
@@ -96,7 +96,7 @@ def i_max(
         validate=validate,
         target=target,
     )
-    return finish(i_max_bits(table, batch_ndim, groups) / log2_base, batch_ndim)
+    return as_result(i_max_bits(table, batch_ndim, groups) / log2_base, batch_ndim)
 
 
 def s_max(
@@ -175,4 +175,4 @@ def s_max(
         target=target,
     )
     (whole,) = mutual_informations(table, batch_ndim, (union(groups),))
-    return finish((whole - i_max_bits(table, batch_ndim, groups)) / log2_base, batch_ndim)
+    return as_result((whole - i_max_bits(table, batch_ndim, groups)) / log2_base, batch_ndim)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._plumbing import finish, prepare, specific_informations, target_marginal
+from synergy.information import as_result
+from synergy.pid._plumbing import prepare, specific_informations, target_marginal
 from synergy.pid.lattice import RedundancyLattice
 
 __all__ = ["i_min", "imin_redundancies"]
@@ -89,7 +90,7 @@ def i_min(
     )
     spec = specific_informations(table, batch_ndim, groups)
     p_y = target_marginal(table, batch_ndim)
-    return finish(np.einsum("...y,...y->...", p_y, spec.min(axis=-2)) / log2_base, batch_ndim)
+    return as_result(np.einsum("...y,...y->...", p_y, spec.min(axis=-2)) / log2_base, batch_ndim)
 
 
 def imin_redundancies(

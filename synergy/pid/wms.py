@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._plumbing import finish, mutual_informations, prepare, union
+from synergy.information import as_result
+from synergy.pid._plumbing import mutual_informations, prepare, union
 
 __all__ = ["wms"]
 
@@ -86,4 +87,4 @@ def wms(
         target=target,
     )
     whole, *parts = mutual_informations(table, batch_ndim, (union(groups), *groups))
-    return finish((whole - sum(parts)) / log2_base, batch_ndim)
+    return as_result((whole - sum(parts)) / log2_base, batch_ndim)

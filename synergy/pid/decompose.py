@@ -189,6 +189,7 @@ def decompose(
     return _result(
         found.lattice,
         found.atom_values / log2_base,
+        found.redundancy_values / log2_base,
         whole,
         measure=record.name,
         base=base,
@@ -202,6 +203,7 @@ def decompose(
 def _result(
     lattice: RedundancyLattice,
     atoms: np.ndarray,
+    cumulative: np.ndarray,
     mutual_information: Any,
     *,
     measure: str,
@@ -211,8 +213,8 @@ def _result(
     gap: Any = None,
     iterations: Any = None,
 ) -> PIDResult[Any]:
-    """The result of one table (``atoms`` of shape (N,)) or of a batch (shape (*batch, N))."""
-    cumulative = lattice.cumulate(atoms)
+    """The result of one table (``atoms`` and the redundancies ``cumulative`` of shape (N,))
+    or of a batch (shape (*batch, N))."""
     batch_shape = tuple(atoms.shape[:-1])
     if batch_shape:
         atom_map: dict[Any, Any] = {node: atoms[..., j] for j, node in enumerate(lattice.nodes)}

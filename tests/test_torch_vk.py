@@ -368,7 +368,9 @@ def test_decompose_refuses_measures_without_a_gradient() -> None:
     p = _t(GATES["AND"].table)
     with pytest.raises(InvalidParameterError, match=r"`measure` parameter of decompose.*'ccs'"):
         st.decompose(p, "ccs")
-    with pytest.raises(InvalidParameterError, match=r"\['broja', 'imax', 'imin', 'mmi', 'vk'\]"):
+    with pytest.raises(
+        InvalidParameterError, match=r"\['broja', 'gk', 'imax', 'imin', 'mmi', 'pm', 'sx', 'vk'\]"
+    ):
         st.decompose(p, "dep")
     # A measure of the user's: its redundancy is numpy, so there is no torch form of it.
     synergy.pid.register_measure("torchless", lambda q, alpha: 0.0, replace=True)

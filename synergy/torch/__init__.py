@@ -32,8 +32,9 @@ Union information and S_VK. ``union_information`` and ``s_vk`` run the certified
 synergy.pid on a detached float64 copy in the forward pass, and fit the optimal multipliers
 of the marginal constraints to the optimal Q there; the backward pass is the envelope
 theorem, one product per table. ``decompose`` gives the atoms of the registered measures
-that have a gradient ("imin", "mmi", "imax", "broja"/"vk"). The theory page's "Gradients
-of S_VK" derives the gradient and says where it is a subgradient or a finite surrogate.
+that have a gradient ("imin", "mmi", "sx", "pm", "gk", "imax", "broja"/"vk"). The theory
+page's "Gradients of S_VK" derives the gradient and says where it is a subgradient or a
+finite surrogate.
 """
 
 from synergy.torch._decompose import decompose

@@ -6,6 +6,7 @@ union information) are the torch closed forms and S_VK's envelope-theorem Functi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -16,6 +17,12 @@ from synergy.pid.lattice import RedundancyLattice, redundancy_lattice
 from synergy.pid.registry import Measure, get_measure
 from synergy.pid.result import PIDResult
 from synergy.torch._information import mutual_information_nats
+from synergy.torch._measures import (
+    gk_redundancies,
+    merged_stack,
+    pm_redundancies,
+    sx_redundancies,
+)
 from synergy.torch._pid import (
     Groups,
     i_max_nats,
@@ -74,6 +81,30 @@ def _mmi_redundancies(
     )
 
 
+def _merged(
+    redundancies: Callable[[Tensor, RedundancyLattice], Tensor],
+) -> Callable[[Tensor, int, Groups, RedundancyLattice], Tensor]:
+    """A redundancy of merged stacks (B, n_G1, ..., n_y) as one of the raw table."""
+
+    def on_table(
+        table: Tensor, batch_ndim: int, groups: Groups, lattice: RedundancyLattice
+    ) -> Tensor:
+        values = redundancies(merged_stack(table, batch_ndim, groups), lattice)
+        return values.reshape(*table.shape[:batch_ndim], len(lattice.nodes))
+
+    return on_table
+
+
+# The measures whose atoms are the Moebius inversion of a torch redundancy of every node.
+_REDUNDANCIES: dict[str, Callable[[Tensor, int, Groups, RedundancyLattice], Tensor]] = {
+    "imin": _imin_redundancies,
+    "mmi": _mmi_redundancies,
+    "sx": _merged(sx_redundancies),
+    "pm": _merged(pm_redundancies),
+    "gk": _merged(gk_redundancies),
+}
+
+
 def _moebius(lattice: RedundancyLattice, redundancies: Tensor) -> Tensor:
     """Atoms from redundancies by the recursive subtraction of RedundancyLattice.atoms."""
     strictly = lattice.below & ~np.eye(len(lattice.nodes), dtype=bool)
@@ -104,9 +135,12 @@ _MODULES = {
     "mmi": "synergy.pid.measures.mmi",
     "imax": "synergy.pid.measures.imax",
     "broja": "synergy.pid.measures.broja",
+    "sx": "synergy.pid.measures.sx",
+    "pm": "synergy.pid.measures.pm",
+    "gk": "synergy.pid.measures.gk",
 }
 #: Registered measures that synergy.torch.decompose differentiates ("vk" is "broja").
-GRADIENT_MEASURES = ("broja", "imax", "imin", "mmi", "vk")
+GRADIENT_MEASURES = ("broja", "gk", "imax", "imin", "mmi", "pm", "sx", "vk")
 
 
 def _differentiable(record: Measure) -> bool:
@@ -136,8 +170,8 @@ def decompose(
         Joint probability table(s), target last, floating point, on any device; the
         leading ``batch_ndim`` axes index tables.
     measure : str
-        A registered measure with a gradient: "imin" (2 to 4 sources), "mmi" (2 to 4),
-        "imax" (2) or "broja" (alias "vk", 2).
+        A registered measure with a gradient: "imin", "mmi", "sx", "pm" or "gk" (2 to 4
+        sources), "imax" (2) or "broja" (alias "vk", 2).
     sources : sequence of int or of sequences of int, optional
         Source groups as table axes; a group of several axes acts as one variable.
         Default: each axis but the last on its own. Axes in no group are summed out.
@@ -180,15 +214,26 @@ def decompose(
 
     Notes
     -----
-    The atoms are those of :func:`synergy.pid.decompose`. "imin" and "mmi" fill the
-    redundancy lattice with the torch closed forms (I_min: sum_y min over elements A of
-    p(y) I(Y=y; A); I_mmi: min over A of I(A; Y)) and invert it; "imax" and "broja" give
+    The atoms are those of :func:`synergy.pid.decompose`. "imin", "mmi", "sx", "pm" and
+    "gk" fill the redundancy lattice with the torch closed forms and invert it (I_min:
+    sum_y min over elements A of p(y) I(Y=y; A); I_mmi: min over A of I(A; Y); I_sx:
+    sum p(s, t) log[P(U, t) / (p(t) P(U))], U the union of the events {A = a}; I_pm:
+    sum p(s, t) [min_A h(a) - min_A h(a | t)]; I_GK: I(C; Y), C the Gacs-Korner common
+    variable of the elements). "imax" and "broja" give
     the two-source atoms from a union information I_cup: synergy = I(X; Y) - I_cup,
     shared = I(X_1; Y) + I(X_2; Y) - I_cup, unique_i = I(X_i; Y) - shared. For "broja",
     I_cup = I_VK from :func:`union_information` (so UI_1 = I_VK - I(X_2; Y), which is
     I_Q*(Y; X_1 | X_2) at the optimum), with its envelope-theorem gradient. Where a min
     or max switches branch the gradient is that of the active branch, the mean of the
     tied ones at ties; S_VK's subgradients are described in :func:`union_information`.
+
+    Zero cells: a pointwise term of I_sx or I_pm is 0 where its event has no mass at
+    that target value (P(U, t) = 0, or max_A p(a, t) = 0), with a zero gradient there,
+    as for 0 log 0; at other zero cells these redundancies are smooth and the gradient
+    is exact. I_GK is piecewise constant in the support structure: C is read from which
+    cells of p(x_1, ..., x_k) are zero (on the host, one device sync), and its gradient
+    is that of I(C; Y) with the partition of C held fixed, the active branch. Moving
+    mass into an empty source outcome, or emptying one, can change C and jump the value.
 
     Examples
     --------
@@ -240,10 +285,9 @@ def decompose(
     target = (table.ndim - batch_ndim - 1,)
     whole = mutual_information_nats(table, batch_ndim, union(groups), target)
     diagnostics: dict[str, Any] = {"status": "exact", "gap": None, "iterations": None}
-    if record.name == "imin":
-        atoms = _moebius(lattice, _imin_redundancies(table, batch_ndim, groups, lattice))
-    elif record.name == "mmi":
-        atoms = _moebius(lattice, _mmi_redundancies(table, batch_ndim, groups, lattice))
+    if record.name in _REDUNDANCIES:
+        redundancies = _REDUNDANCIES[record.name](table, batch_ndim, groups, lattice)
+        atoms = _moebius(lattice, redundancies)
     else:
         if record.name == "imax":
             i_cup = i_max_nats(table, batch_ndim, groups)

@@ -538,13 +538,17 @@ def test_scan_command_refuses_a_used_out_and_a_missing_file_in_one_line(tmp_path
         assert message in proc.stderr
 
 
-def test_a_column_with_too_many_levels_is_named():
-    ids = np.arange(1200)  # 1,200 distinct integers: 1200**3 cells for a pair and a target
-    data = pd.DataFrame({"id": ids, "a": ids % 2, "b": ids % 3})
-    with pytest.raises(InvalidParameterError, match=r"column 'id' with 1200 distinct values"):
+def test_columns_with_too_many_levels_are_named():
+    ids = np.arange(1200)  # 1,200 distinct integers in two columns: 1200 * 1200 * 3 cells
+    data = pd.DataFrame({"id": ids, "id2": ids[::-1], "a": ids % 2, "b": ids % 3})
+    with pytest.raises(
+        InvalidParameterError, match=r"columns 'id' with 1200, 'id2' with 1200, 'b' with 3 dis"
+    ):
         synergy.scan(data, measures=["wms"])
-    # Binned, it is an ordinary column.
-    assert len(synergy.scan(data, measures=["wms"], bins=4)) == 3
+    # Binned, they are ordinary columns.
+    assert len(synergy.scan(data, measures=["wms"], bins=4)) == 12
+    # One such column is only as wide as its own tables (1200 * 3 * 2 cells at most).
+    assert len(synergy.scan(data.drop(columns="id2"), measures=["wms"])) == 3
 
 
 def test_s_vk_goes_through_the_batched_solver_once_it_takes_batch_ndim(monkeypatch):

@@ -494,6 +494,48 @@ def test_the_scan_command_writes_parquet_and_prints_the_top_rows(tmp_path, capsy
     pd.testing.assert_frame_equal(written, expected)
 
 
+def _user_mmi(p, alpha):
+    """I_cap(alpha) = min over the antichain's elements A of I(A; Y), in bits (a user's MMI)."""
+    from scipy.special import entr
+
+    k = p.ndim - 1
+    values = []
+    for element in alpha:
+        joint = p.sum(axis=tuple(a for a in range(k) if a not in element))
+        joint = joint.reshape(-1, p.shape[-1])
+        h = lambda q: float(entr(q).sum()) / np.log(2)  # noqa: E731
+        values.append(h(joint.sum(axis=1)) + h(joint.sum(axis=0)) - h(joint))
+    return min(values)
+
+
+def test_the_scan_command_ranks_by_a_measure_registered_later(tmp_path, capsys):
+    from synergy.__main__ import main
+    from synergy.pid import register_measure
+
+    frame = _recording(n=200)[["a", "b", "xor", "and"]]
+    frame.to_csv(tmp_path / "rec.csv", index=False)
+    argv = ["scan", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "run"), "--top", "4"]
+    register_measure("user_mmi", _user_mmi, max_sources=2)
+    try:
+        # i_min is a redundancy, not a synergy: the user's measure is the one to rank by.
+        assert main([*argv, "--measures", "i_min,user_mmi"]) == 0
+    finally:
+        unregister_measure("user_mmi")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == "top 4 by user_mmi (bits):"
+    written = pd.read_parquet(tmp_path / "run" / "result.parquet")
+    # Reference: the library's own MMI decomposition of each row's table.
+    for _, row in written.iterrows():
+        _, table = _per_table(frame, row, 2)
+        np.testing.assert_allclose(
+            row["user_mmi"], synergy.decompose(table, "mmi").synergy, atol=1e-12
+        )
+    top = written.sort_values("user_mmi", ascending=False, kind="stable").head(4)
+    shown = [line.split()[:3] for line in printed[3:7]]
+    assert shown == top[["source_1", "source_2", "target"]].to_numpy().tolist()
+    assert shown[0] == ["a", "b", "xor"]  # the planted XOR: 1 bit of synergy
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

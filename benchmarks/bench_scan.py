@@ -50,6 +50,22 @@ def recording(n_variables: int = 60, n_samples: int = 20_000, seed: int = 0) -> 
     return data
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    Linux's VmHWM, which starts afresh in a new program; ``ru_maxrss`` would carry over the
+    peak of the process that forked it, as a benchmark's children and Dask's workers are.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _median(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     times, out = [], None
     for _ in range(repeats):
@@ -60,18 +76,18 @@ def _median(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {here!r})
 import numpy as np
 import synergy
-from bench_scan import recording
+from bench_scan import peak_mb, recording
 data = recording({n_vars}, {n_samples})
 synergy.scan(data[:200, :5], measures={measures!r}, progress=False)  # compile / load the cache
 start, cpu = time.perf_counter(), time.process_time()
 table = synergy.scan(data, measures={measures!r}, progress=False)
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 print(json.dumps({{"seconds": seconds, "cpu_seconds": cpu, "rows": len(table),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_mb": peak_mb()}}))
 """
 
 
@@ -237,11 +253,11 @@ def padded_scan(
 
 
 _MIXED_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {here!r})
 import numpy as np
 import synergy
-from bench_scan import mixed_recording, padded_scan
+from bench_scan import mixed_recording, padded_scan, peak_mb
 data = mixed_recording({n_vars}, {n_samples})
 small = mixed_recording(8, 300)
 rows = None if {sample!r} is None else np.array({sample!r})
@@ -254,7 +270,7 @@ seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 if {out!r}:
     table.to_parquet({out!r})
 print(json.dumps({{"seconds": seconds, "cpu_seconds": cpu, "rows": len(table),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_mb": peak_mb()}}))
 """
 
 
@@ -313,7 +329,13 @@ def mixed_widths(quick: bool) -> list[str]:
         f"### Mixed widths: {n_vars} variables, {len(wide)} of them with {WIDE_LEVELS} values",
         "",
         f"Command: `python benchmarks/bench_scan.py --mixed{' --quick' if quick else ''}`. "
-        f"Load average {load_before[0]:.1f} before and {load_after[0]:.1f} after. The recording "
+        f"Load average {load_before[0]:.1f} before and {load_after[0]:.1f} after"
+        + (
+            " (other work was running: the CPU times are the steadier figures)"
+            if load_before[0] > 1.5
+            else ""
+        )
+        + ". The recording "
         f"above with columns {wide} replaced by uniform {WIDE_LEVELS}-value codes: "
         f"{n_rows:,} rows, {n_rows - narrow:,} of them with a {WIDE_LEVELS}-value axis. "
         "Padded: every table counted and measured at the widest column's 12 x 12 x 12, as "
@@ -395,7 +417,12 @@ def main(quick: bool = False) -> str:
         dask_full_s, dask_table = _median(
             lambda: synergy.scan(data, measures=ALL, progress=False, client=client), 1
         )
-        worker_peak = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+        def worker_peak_mb() -> float:  # sent by value, as warm_up: see peak_mb
+            with open("/proc/self/status") as f:
+                return next(int(x.split()[1]) / 1024 for x in f if x.startswith("VmHWM:"))
+
+        worker_peak = client.run(worker_peak_mb)
     finally:
         client.close()
         cluster.close()

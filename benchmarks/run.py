@@ -17,7 +17,19 @@ from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["core", "pid", "measures", "vk", "scan", "torch", "cold", "estimators", "penalty", "vae"]
+ORDER = [
+    "core",
+    "pid",
+    "measures",
+    "vk",
+    "scan",
+    "torch",
+    "torch_vk",
+    "cold",
+    "estimators",
+    "penalty",
+    "vae",
+]
 PACKAGES = [
     "synergy",
     "numpy",

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 __all__ = [
+    "marginal",
     "marginal_neg_xlogx_rows",
     "neg_xlogx_rows",
     "neg_xlogx_rows_checked",
@@ -622,6 +623,29 @@ def _long_rows_serial(x, bits, n_cols, mode, partial, sums):
     return n_bad
 
 
+# Inlined into its two callers, so that the fused marginal entropies compile to the same
+# loop as before it was shared.
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _scatter_rows(x, n_cells, groups, n_groups, r0, r1, marg):
+    """Add the cells of tables r0..r1-1 of ``x`` into their marginals, ``marg`` (one per row).
+
+    Cell c of table r goes to marg[(r - r0) * n_groups + groups[c]], in cell order: each
+    marginal cell is summed in a fixed order, the same for a table alone as in a batch.
+    The library's one marginal sum (see marginal and _marginal_block).
+    """
+    for r in range(r1 - r0):
+        source = (r0 + r) * n_cells
+        target = r * n_groups
+        for c in range(n_cells):
+            marg[target + groups[c]] += x[source + c]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _marginal_sum_rows(x, n_cells, groups, n_groups, n_rows, out):
+    """The marginals of all n_rows tables of ``x`` into the zeroed ``out``."""
+    _scatter_rows(x, n_cells, groups, n_groups, 0, n_rows, out)
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _marginal_block(
     x, n_cells, groups, n_groups, rows_per_block, block, out, marg, marg_in, marg_bits, terms
@@ -637,12 +661,7 @@ def _marginal_block(
     r1 = min(r0 + rows_per_block, n_rows)
     m = (r1 - r0) * n_groups
     marg[:m] = 0.0
-    # Scatter-add in cell order: the marginal cells are summed in a fixed order.
-    for r in range(r1 - r0):
-        source = (r0 + r) * n_cells
-        target = r * n_groups
-        for c in range(n_cells):
-            marg[target + groups[c]] += x[source + c]
+    _scatter_rows(x, n_cells, groups, n_groups, r0, r1, marg)
     _fill_terms(marg_in[:m], marg_bits[:m], terms)
     _row_sums(terms, n_groups, r1 - r0, out[r0:r1])
 
@@ -775,6 +794,47 @@ def _marginal_groups(table_shape: tuple[int, ...], axes: tuple[int, ...]) -> np.
     groups = np.ascontiguousarray(groups, dtype=np.int64)
     groups.flags.writeable = False  # shared by every call through the cache
     return groups
+
+
+# Tables up to this many cells take their marginals in the compiled scatter-add; larger
+# ones reduce with ndarray.sum (see marginal).
+MARGINAL_KERNEL_MAX_CELLS = 4096
+
+
+def marginal(arr: np.ndarray, batch_ndim: int, keep: tuple[int, ...]) -> np.ndarray:
+    """The marginal over the table axes ``keep``, in that order: the library's one marginal.
+
+    ``arr`` is a float64 C-contiguous array of shape (*batch, *table_shape), already
+    checked; the result has shape (*batch, *(table_shape[a] for a in keep)). Small tables
+    (up to MARGINAL_KERNEL_MAX_CELLS cells) are summed in one compiled pass in cell order,
+    as the fused marginal entropies are: for 1e5 2x2x2 tables numpy's reductions over a
+    few cells per output took 36-41 ms, the pass 0.6 ms. Larger tables reduce with
+    ``ndarray.sum``, whose vectorised sums beat the scatter-add there (a 1000x1000 table:
+    0.2 ms against 0.9-3.6 ms). Either way a table gives the same marginal alone as
+    inside a batch.
+    """
+    table_shape = arr.shape[batch_ndim:]
+    if keep == tuple(range(len(table_shape))):
+        return arr
+    batch_shape = arr.shape[:batch_ndim]
+    kept_shape = tuple(table_shape[a] for a in keep)
+    n_cells = math.prod(table_shape)
+    if not keep or n_cells > MARGINAL_KERNEL_MAX_CELLS:
+        drop = tuple(batch_ndim + a for a in range(len(table_shape)) if a not in keep)
+        summed = arr.sum(axis=drop)
+        kept = sorted(keep)
+        order = [batch_ndim + kept.index(a) for a in keep]
+        if order == sorted(order):
+            return summed
+        return np.ascontiguousarray(np.transpose(summed, [*range(batch_ndim), *order]))
+    n_tables = math.prod(batch_shape)
+    n_groups = math.prod(kept_shape)
+    out = np.zeros(n_tables * n_groups)
+    if out.size:
+        flat = read_only(np.ascontiguousarray(arr, dtype=np.float64).reshape(-1))
+        groups = _marginal_groups(tuple(table_shape), tuple(keep))
+        _marginal_sum_rows(flat, n_cells, groups, n_groups, n_tables, out)
+    return out.reshape(*batch_shape, *kept_shape)
 
 
 def marginal_neg_xlogx_rows(

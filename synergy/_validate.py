@@ -30,6 +30,8 @@ __all__ = [
     "is_dataframe",
     "resolve_axes",
     "resolve_sources",
+    "resolve_target",
+    "resolve_target_sources",
     "sum_tolerance",
 ]
 
@@ -327,13 +329,42 @@ def check_disjoint(groups: Sequence[tuple[int, ...]], names: Sequence[str], func
                 )
 
 
-def resolve_sources(
-    sources: Any, ndim: int, *, func: str, param: str = "sources", min_sources: int = 1
-) -> tuple[tuple[int, ...], ...]:
-    """Normalise ``sources`` (a list of axes or axis groups) for a table whose last axis is Y.
+def resolve_target(target: Any, ndim: int, *, func: str, batch_ndim: int = 0) -> int:
+    """Normalise ``target``, the target's axis in a table of ``ndim`` axes, to [0, ndim).
 
-    ``None`` means each axis but the last on its own. Groups must be non-empty, disjoint,
-    and must not contain the target (last) axis.
+    Counted like ``sources=``: table axes only (the leading ``batch_ndim`` batch axes never
+    count), negatives from the end, so -1 is the last axis.
+    """
+    expected = "an integer table axis, negative from the end (-1: the last axis)"
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise invalid("target", func, expected, describe(target), kind=InvalidTypeError)
+    axis = int(target)
+    if not -ndim <= axis < ndim:
+        batch = f" (the batch_ndim={batch_ndim} batch axes are not counted)" if batch_ndim else ""
+        raise invalid(
+            "target",
+            func,
+            f"a table axis in the range [-{ndim}, {ndim}) of a table with {ndim} axes{batch}",
+            f"axis {axis}",
+        )
+    return axis % ndim
+
+
+def resolve_sources(
+    sources: Any,
+    ndim: int,
+    *,
+    func: str,
+    param: str = "sources",
+    min_sources: int = 1,
+    target: int | None = None,
+) -> tuple[tuple[int, ...], ...]:
+    """Normalise ``sources`` (a list of axes or axis groups) for a table with a target axis.
+
+    ``target`` is the target's axis as :func:`resolve_target` returns it; None means the
+    last axis, for callers without a ``target`` parameter. ``None`` sources mean each axis
+    but the target on its own. Groups must be non-empty, disjoint, and must not contain the
+    target axis. The groups keep the table's own numbering.
     """
     if ndim < 2:
         raise invalid(
@@ -343,8 +374,9 @@ def resolve_sources(
             f"a table with {ndim} axis",
             kind=InvalidDistributionError,
         )
+    target_axis = ndim - 1 if target is None else target
     if sources is None:
-        groups: tuple[tuple[int, ...], ...] = tuple((i,) for i in range(ndim - 1))
+        groups: tuple[tuple[int, ...], ...] = tuple((i,) for i in range(ndim) if i != target_axis)
     else:
         if isinstance(sources, (str, bytes, numbers.Number)) or not isinstance(sources, Iterable):
             raise invalid(
@@ -355,13 +387,13 @@ def resolve_sources(
                 kind=InvalidTypeError,
             )
         groups = tuple(resolve_axes(g, ndim, param=param, func=func) for g in sources)
-    target = ndim - 1
+    where = f"the last axis, {target_axis}" if target is None else f"`target`, axis {target_axis}"
     for g in groups:
-        if target in g:
+        if target_axis in g:
             raise invalid(
                 param,
                 func,
-                f"source axes that exclude the target (the last axis, {target})",
+                f"source axes that exclude the target ({where})",
                 f"a group {list(g)!r} containing it",
             )
     seen: set[int] = set()
@@ -372,6 +404,29 @@ def resolve_sources(
     if len(groups) < min_sources:
         raise invalid(param, func, f"at least {min_sources} source groups", f"{len(groups)}")
     return groups
+
+
+def resolve_target_sources(
+    sources: Any,
+    target: Any,
+    ndim: int,
+    *,
+    func: str,
+    batch_ndim: int = 0,
+    param: str = "sources",
+    min_sources: int = 1,
+) -> tuple[int, tuple[tuple[int, ...], ...]]:
+    """Check ``target`` and ``sources`` together: (target axis, groups with the target last).
+
+    ``sources`` count the axes of the table as given; the groups come back renumbered for
+    the same table with its target axis moved last (``np.moveaxis(p, target, -1)``), the
+    layout every measure works on.
+    """
+    axis = resolve_target(target, ndim, func=func, batch_ndim=batch_ndim)
+    groups = resolve_sources(
+        sources, ndim, func=func, param=param, min_sources=min_sources, target=axis
+    )
+    return axis, tuple(tuple(a - (a > axis) for a in g) for g in groups)
 
 
 def check_table_values(

@@ -22,6 +22,7 @@ from synergy._validate import (
     check_table_values,
     invalid,
     resolve_axes,
+    resolve_target_sources,
     sum_tolerance,
 )
 
@@ -40,8 +41,11 @@ Axes = int | Sequence[int] | None
 _FUSED_MARGINAL_MAX_CELLS = 4096
 
 
-def _result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
-    """A Python float for one table, an ndarray over the batch shape otherwise."""
+def as_result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
+    """A Python float for one table, an ndarray over the batch shape otherwise.
+
+    The library's one result shaper: the measures of synergy.pid return through it too.
+    """
     if batch_ndim == 0:
         return float(values)
     return np.asarray(values, dtype=np.float64)
@@ -49,9 +53,7 @@ def _result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
 
 def _marginal(arr: np.ndarray, batch_ndim: int, keep: tuple[int, ...]) -> np.ndarray:
     """Sum out every table axis not in ``keep`` (sorted table-axis indices)."""
-    table_ndim = arr.ndim - batch_ndim
-    drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in keep)
-    return arr.sum(axis=drop) if drop else arr
+    return _kernels.marginal(arr, batch_ndim, keep)
 
 
 def entropy_bits(arr: np.ndarray, batch_ndim: int, axes: tuple[int, ...]) -> np.ndarray:
@@ -157,11 +159,11 @@ def entropy(
         h, sums, n_bad = _kernels.neg_xlogx_rows_checked(arr.reshape(n_tables, -1))
         if n_bad or (np.abs(sums - 1.0) > sum_tolerance(np.asarray(p).dtype)).any():
             as_table(p, func="entropy", batch_ndim=batch_ndim)  # raises, naming the problem
-        return _result(h.reshape(batch_shape) / log2_base, batch_ndim)
+        return as_result(h.reshape(batch_shape) / log2_base, batch_ndim)
     if fused:  # small tables: the usual checks, on the array already converted
         tol = sum_tolerance(np.asarray(p).dtype)
         check_table_values(arr, tol, param="p", func="entropy", batch_ndim=batch_ndim)
-    return _result(entropy_bits(arr, batch_ndim, group) / log2_base, batch_ndim)
+    return as_result(entropy_bits(arr, batch_ndim, group) / log2_base, batch_ndim)
 
 
 def conditional_entropy(
@@ -216,7 +218,7 @@ def conditional_entropy(
     check_disjoint([a, c], ["axes", "given"], func)
     joint = tuple(sorted(a + c))
     h = entropy_bits(arr, batch_ndim, joint) - entropy_bits(arr, batch_ndim, c)
-    return _result(h / log2_base, batch_ndim)
+    return as_result(h / log2_base, batch_ndim)
 
 
 def _default_ab(a: Axes, b: Axes, table_ndim: int, func: str) -> tuple[tuple[int, ...], ...]:
@@ -288,7 +290,7 @@ def mutual_information(
         + entropy_bits(arr, batch_ndim, gb)
         - entropy_bits(arr, batch_ndim, tuple(sorted(ga + gb)))
     )
-    return _result(h / log2_base, batch_ndim)
+    return as_result(h / log2_base, batch_ndim)
 
 
 def conditional_mutual_information(
@@ -347,7 +349,7 @@ def conditional_mutual_information(
         - entropy_bits(arr, batch_ndim, tuple(sorted(ga + gb + gc)))
         - entropy_bits(arr, batch_ndim, gc)
     )
-    return _result(h / log2_base, batch_ndim)
+    return as_result(h / log2_base, batch_ndim)
 
 
 def kl_divergence(
@@ -398,13 +400,14 @@ def kl_divergence(
         raise invalid("q", func, f"an array of the same shape as `p`, {pa.shape}", f"{qa.shape}")
     table_axes = tuple(range(batch_ndim, pa.ndim))
     d = rel_entr(pa, qa).sum(axis=table_axes)
-    return _result(d / log_base, batch_ndim)
+    return as_result(d / log_base, batch_ndim)
 
 
 def specific_information(
     p: Any,
     a: Axes,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -414,9 +417,13 @@ def specific_information(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table with the target Y on the last axis.
+        Joint probability table with the target Y on the last axis, unless ``target`` says
+        otherwise.
     a : int or sequence of int
-        The variables A (table axes, not the last).
+        The variables A (table axes, not the target's).
+    target : int, keyword-only
+        The target's axis, counted like ``a``: a table axis (the batch axes do not count),
+        negatives from the end. Default -1, the last axis.
     base, batch_ndim, validate
         As in :func:`entropy`.
 
@@ -429,7 +436,8 @@ def specific_information(
     Raises
     ------
     InvalidDistributionError, InvalidParameterError, InvalidTypeError
-        As in :func:`entropy`; also when ``a`` contains the target axis.
+        As in :func:`entropy`; also when ``target`` is not a table axis or ``a`` contains
+        it.
 
     Notes
     -----
@@ -454,10 +462,11 @@ def specific_information(
             f"a table with {table_ndim} axis",
             kind=InvalidDistributionError,
         )
-    target = table_ndim - 1
-    ga = _group(a, table_ndim, "a", func)
-    if target in ga:
-        raise invalid("a", func, f"axes other than the target (the last axis, {target})", f"{ga}")
+    axis, (ga,) = resolve_target_sources(
+        [a], target, table_ndim, func=func, batch_ndim=batch_ndim, param="a"
+    )
+    if axis != table_ndim - 1:
+        arr = np.moveaxis(arr, batch_ndim + axis, -1)
     return specific_information_nats(arr, batch_ndim, ga) / (log2_base * math.log(2.0))
 
 

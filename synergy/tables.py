@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from synergy import _kernels
 from synergy._validate import (
     InvalidDistributionError,
     InvalidTypeError,
@@ -225,6 +226,42 @@ class EncodedSamples:
         """Number of samples (rows)."""
         return len(self.codes[0])
 
+    def cells(self) -> np.ndarray:
+        """The cell of each sample in the joint table: one flat index per sample.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples,)
+            The C-order flat index of sample ``s``'s cell in a table of shape
+            :attr:`shape`: ``np.ravel_multi_index(codes, shape)``.
+
+        Examples
+        --------
+        >>> from synergy.tables import encode_samples
+        >>> encode_samples(["b", "a", "b"], [1, 1, 0]).cells()
+        array([3, 1, 2])
+        """
+        return np.ravel_multi_index(self.codes, self.shape).astype(np.int64, copy=False)
+
+    def counts(self) -> np.ndarray:
+        """The joint count table: how many samples fall in each cell.
+
+        Returns
+        -------
+        ndarray of float64, shape :attr:`shape`
+            ``counts[i_1, ..., i_k]`` is the number of samples whose column ``j`` has the
+            label ``labels[j][i_j]`` for every ``j``; the cells sum to :attr:`n_samples`.
+
+        Examples
+        --------
+        >>> from synergy.tables import encode_samples
+        >>> encode_samples(["b", "a", "b"], [1, 1, 0]).counts()
+        array([[0., 1.],
+               [1., 1.]])
+        """
+        counts = np.bincount(self.cells(), minlength=math.prod(self.shape))
+        return counts.astype(np.float64).reshape(self.shape)
+
 
 def encode_samples(*columns: Any, caller: str = "encode_samples") -> EncodedSamples:
     """Integer codes and labels of each sample column, as every sample-based function uses them.
@@ -364,10 +401,7 @@ def from_samples(*columns: Any) -> tuple[np.ndarray, SampleLabels]:
            [0.25, 0.5 ]])
     """
     enc = encode_samples(*columns, caller="from_samples")
-    flat = np.ravel_multi_index(enc.codes, enc.shape)
-    counts = np.bincount(flat, minlength=math.prod(enc.shape)).astype(np.float64)
-    table = (counts / enc.n_samples).reshape(enc.shape)
-    return table, SampleLabels(enc.labels, names=enc.names)
+    return enc.counts() / enc.n_samples, SampleLabels(enc.labels, names=enc.names)
 
 
 def _as_list(value: Any, param: str, func: str, expected: str) -> list[Any]:
@@ -412,12 +446,10 @@ def marginal(
     table_ndim = arr.ndim - batch_ndim
     order = _as_list(axes, "axes", "marginal", "an integer axis or a sequence of integer axes")
     resolve_axes(order, table_ndim, param="axes", func="marginal")  # checks range and repeats
-    order = [int(a) % table_ndim for a in order]
-    drop = tuple(batch_ndim + i for i in range(table_ndim) if i not in order)
-    m = arr.sum(axis=drop)
-    kept = sorted(order)
-    perm = list(range(batch_ndim)) + [batch_ndim + kept.index(a) for a in order]
-    return np.ascontiguousarray(np.transpose(m, perm))
+    keep = tuple(int(a) % table_ndim for a in order)
+    m = _kernels.marginal(arr, batch_ndim, keep)
+    # Keeping every axis in order returns the table itself: the caller gets a copy.
+    return arr.copy() if m is arr else m
 
 
 def condition(

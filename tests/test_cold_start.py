@@ -24,7 +24,7 @@ import json
 import numpy as np
 import synergy
 from synergy import _kernels
-from synergy.pid import _kernels as pid_kernels
+from synergy.pid import _plumbing as pid_kernels
 from synergy.testing import AND, XOR
 
 batch = np.random.default_rng(0).dirichlet(np.ones(8), size=3).reshape(-1, 2, 2, 2)

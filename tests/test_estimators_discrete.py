@@ -15,8 +15,9 @@ import synergy
 from synergy import InvalidParameterError, InvalidTypeError
 from synergy.estimators import (
     Estimate,
+    _permutation,
+    _samples,
     bootstrap,
-    discrete,
     estimate,
     miller_madow_entropy,
     miller_madow_mutual_information,
@@ -214,11 +215,11 @@ def test_unbatched_callables_and_chunking_give_the_batched_values(monkeypatch):
     looped = bootstrap(plain_s_max, *cols, n_resamples=30, seed=5)
     np.testing.assert_allclose(looped.bootstrap_values, batched.bootstrap_values, rtol=1e-12)
     # Chunks of 3 resamples draw the same stream as one block of 30.
-    monkeypatch.setattr(discrete, "_CHUNK_ELEMENTS", 150)
+    monkeypatch.setattr(_samples, "_CHUNK_ELEMENTS", 150)
     chunked = bootstrap("s_max", *cols, n_resamples=30, seed=5)
     np.testing.assert_array_equal(chunked.bootstrap_values, batched.bootstrap_values)
     perm = permutation_test("s_max", *cols, n_permutations=30, seed=5)
-    monkeypatch.setattr(discrete, "_CHUNK_ELEMENTS", 1 << 22)
+    monkeypatch.setattr(_samples, "_CHUNK_ELEMENTS", 1 << 22)
     np.testing.assert_array_equal(
         permutation_test("s_max", *cols, n_permutations=30, seed=5).null_values, perm.null_values
     )
@@ -363,7 +364,7 @@ def test_random_tables_keep_both_margins_even_where_scipy_does_not():
         joint = rng.integers(0, 4, size=(n_rows, n_cols)) * (rng.random((n_rows, n_cols)) < 0.6)
         if joint.sum() == 0:
             continue
-        tables = discrete._random_tables(joint.astype(float), 4, rng)
+        tables = _permutation._random_tables(joint.astype(float), 4, rng)
         assert tables.shape == (4, n_rows, n_cols)
         assert (tables >= 0).all()
         np.testing.assert_array_equal(
@@ -388,9 +389,9 @@ def test_stratified_shuffles_keep_each_strata_margins(resampling):
     rng = np.random.default_rng(3)
     a, c, y = rng.integers(0, 3, size=(3, 90))
     y = np.where(rng.random(90) < 0.5, c % 2, y)  # Y depends on C
-    samples = discrete._encode_columns([a, c, y], "test")
+    samples = _samples._encode_columns([a, c, y], "test")
     observed = samples.counts()
-    null = discrete._null_values(
+    null = _permutation._null_values(
         _CountsProbe(), samples, 25, np.random.default_rng(0), resampling, strata=(1,)
     ).reshape(25, *observed.shape)
     np.testing.assert_array_equal(null.sum(axis=3), np.broadcast_to(observed.sum(2), (25, 3, 3)))
@@ -738,3 +739,14 @@ def test_estimator_errors_name_the_dataframe_column():
     df = pd.DataFrame({"x": [0, 1, 1], "y": [0.5, np.nan, 0.5]})
     with pytest.raises(InvalidParameterError, match=r"`columns\['y'\]` parameter of estimate"):
         estimate("mutual_information", df, n_bootstrap=2, seed=0)
+
+
+def test_options_are_checked_once_before_the_columns_are_read():
+    # The plan checks every option before the samples are encoded: with a bad option and
+    # bad columns, the option is named (and no time is spent encoding the data).
+    with pytest.raises(InvalidParameterError, match="`level` parameter of estimate"):
+        estimate("entropy", [0, 1, 1], [0, 1], level=2)
+    with pytest.raises(InvalidParameterError, match="`seed` parameter of permutation_test"):
+        permutation_test("mutual_information", [0, 1], [0, 1, 1], seed=-1)
+    with pytest.raises(InvalidParameterError, match="`level` parameter of estimate_decompo"):
+        estimate_decomposition([0, 1], [0, 1], level=5)

@@ -1,6 +1,8 @@
 """from_counts, from_samples, marginal, condition, and the named gates."""
 
 import dataclasses
+import itertools
+import math
 
 import numpy as np
 import pytest
@@ -170,3 +172,92 @@ def test_encode_samples_gives_per_column_codes_and_labels():
     assert enc.names is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         enc.codes = ()  # type: ignore[misc]
+
+
+# --- encode_samples: the one sample encoding of from_samples and the estimators ------
+
+
+def test_encode_samples_keeps_labels_that_compare_unequal_apart():
+    # 1 != "1" and b"a" != "a" in Python, so each pair is two labels (two codes); 1 == 1.0
+    # is one label. The codes must map back to the labels sample by sample.
+    column = [1, "1", 1.0, b"a", "a", "1"]
+    enc = encode_samples(column)
+    assert enc.shape == (4,)
+    decoded = enc.labels[0][enc.codes[0]].tolist()
+    assert [type(v) for v in decoded] == [int, str, int, bytes, str, str]
+    assert decoded == [1, "1", 1, b"a", "a", "1"]
+    assert len({enc.codes[0][i] for i in (0, 1, 3, 4)}) == 4
+    assert enc.codes[0][0] == enc.codes[0][2]
+
+
+def test_encode_samples_reads_a_2d_array_as_samples_by_variables():
+    samples = np.array([[0, 5, 1], [1, 5, 0], [1, 7, 1], [0, 7, 1]])  # 4 samples, 3 variables
+    enc = encode_samples(samples)
+    assert enc.shape == (2, 2, 2)
+    assert enc.n_samples == 4
+    for j in range(3):
+        np.testing.assert_array_equal(enc.labels[j][enc.codes[j]], samples[:, j])
+    by_columns = encode_samples(*samples.T)
+    np.testing.assert_array_equal(enc.cells(), by_columns.cells())
+
+
+def test_encode_samples_reads_a_dataframe_column_by_column():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": ["u", "v", "u"], "y": [1, "1", 1]})
+    enc = encode_samples(df)
+    assert enc.names == ("x", "y")
+    assert enc.shape == (2, 2)  # 1 and "1" are two labels in a DataFrame column too
+    np.testing.assert_array_equal(
+        enc.cells(), encode_samples(["u", "v", "u"], [1, "1", 1]).cells()
+    )
+
+
+def test_encoded_cells_and_counts_are_the_joint_table():
+    rng = np.random.default_rng(8)
+    cols = [rng.integers(0, 3, 50), rng.choice(["a", "b"], 50), rng.integers(-2, 2, 50)]
+    enc = encode_samples(*cols)
+    # Independent count: a dictionary of label tuples, indexed back through the labels.
+    expected = np.zeros(enc.shape)
+    for row in zip(*cols, strict=True):
+        index = tuple(
+            int(np.flatnonzero(lab == v)[0]) for lab, v in zip(enc.labels, row, strict=True)
+        )
+        expected[index] += 1
+    np.testing.assert_array_equal(enc.counts(), expected)
+    assert enc.cells().dtype == np.int64
+    np.testing.assert_array_equal(
+        np.bincount(enc.cells(), minlength=expected.size), expected.ravel()
+    )
+    table, _ = from_samples(*cols)
+    np.testing.assert_array_equal(table, expected / 50)
+
+
+# --- marginal: the library's one marginal, small tables compiled, large ones numpy ----
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (3, 1, 2, 2), (17, 16, 16)])  # 24 to 4352 cells
+def test_marginal_matches_einsum_in_every_order_and_batch(shape):
+    # (17, 16, 16) has more cells than the compiled pass takes: both paths are checked.
+    rng = np.random.default_rng(len(shape))
+    batch = rng.dirichlet(np.ones(math.prod(shape)), size=3).reshape(3, *shape)
+    letters = "abcd"[: len(shape)]
+    for keep in itertools.chain.from_iterable(
+        itertools.permutations(range(len(shape)), k) for k in range(1, len(shape) + 1)
+    ):
+        # Independent reference: einsum with the kept letters in the asked order.
+        spec = f"z{letters}->z" + "".join(letters[a] for a in keep)
+        expected = np.einsum(spec, batch)
+        got = marginal(batch, list(keep), batch_ndim=1)
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-16)
+        assert got.flags.c_contiguous
+        # One table gives the same bits alone as inside the batch.
+        np.testing.assert_array_equal(marginal(batch[1], list(keep)), got[1])
+
+
+def test_marginal_over_every_axis_in_order_is_a_copy():
+    p = np.full((2, 2), 0.25)
+    m = marginal(p, [0, 1])
+    np.testing.assert_array_equal(m, p)
+    m[0, 0] = 1.0  # the caller's array must not change
+    assert p[0, 0] == 0.25
+    assert marginal(XOR, [0, 1, 2]).flags.writeable

@@ -1,37 +1,37 @@
 """From samples to measures: plug-in and Miller-Madow values, bootstrap intervals, permutations.
 
-Sample columns are encoded once; resampled count tables are built or drawn a batch at a time.
+The public face of the sample estimators. Each concern has its module beside this one: the
+measure table (_measures), Miller-Madow terms (_miller_madow), samples as count tables
+(_samples), the bootstrap (_bootstrap), permutations (_permutation) and the plan of an
+estimate: its options, checked once, and its random streams (_plan).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
-from synergy import information
 from synergy._validate import (
     InvalidParameterError,
     InvalidTypeError,
-    check_base,
     describe,
     invalid,
     resolve_axes,
-    resolve_sources,
 )
-from synergy.pid import decompose, i_max, i_min, s_max, wms
+from synergy.estimators._bootstrap import _bootstrap_values, _interval, _jackknife
+from synergy.estimators._measures import MEASURE_NAMES, _resolve_measure, _Statistic
+from synergy.estimators._permutation import _null_values, _p_value
+from synergy.estimators._plan import _check_count, _Plan, _plan
+from synergy.estimators._samples import _encode_columns, _Samples
+from synergy.pid import decompose
 from synergy.pid.lattice import Antichain
 from synergy.pid.registry import get_measure
 from synergy.pid.result import PIDResult, format_antichain
-from synergy.pid.vk import s_vk, union_information
-from synergy.tables import encode_samples
 
 __all__ = [
     "MEASURE_NAMES",
@@ -44,91 +44,6 @@ __all__ = [
     "miller_madow_mutual_information",
     "permutation_test",
 ]
-
-Terms = tuple[tuple[float, tuple[int, ...]], ...]
-
-_CORRECTIONS = (None, "miller-madow", "bootstrap")
-_METHODS = ("percentile", "basic", "bca")
-_ALTERNATIVES = ("greater", "less")
-_RESAMPLINGS = ("auto", "indices", "tables")
-# Elements (resample rows x max(n_samples, n_cells)) held at once: about 32 MB of int64.
-_CHUNK_ELEMENTS = 1 << 22
-
-
-def _union_information_value(
-    p: Any, sources: Any = None, *, base: float = 2, solver: str = "auto", validate: bool = True
-) -> float:
-    return union_information(p, sources, base=base, solver=solver, validate=validate).value
-
-
-def _pid_atom(
-    p: Any,
-    sources: Any = None,
-    *,
-    atom: str,
-    pid: str = "imin",
-    source: int | None = None,
-    base: float = 2,
-    solver: str | None = None,
-) -> float:
-    result = decompose(p, pid, sources, base=base, solver=solver)
-    if atom == "unique":
-        n_sources = len(result.unique)
-        if (
-            isinstance(source, bool)
-            or not isinstance(source, numbers.Integral)
-            or not 0 <= source < n_sources
-        ):
-            raise invalid(
-                "source",
-                "estimate",
-                f"the index of a source in [0, {n_sources}) for measure 'pid_unique'",
-                describe(source),
-            )
-        return result.unique[int(source)]
-    return result.synergy if atom == "synergy" else result.redundancy
-
-
-def _pid(atom: str) -> Callable[..., float]:
-    def atom_value(
-        p: Any,
-        sources: Any = None,
-        *,
-        pid: str = "imin",
-        source: int | None = None,
-        base: float = 2,
-        solver: str | None = None,
-    ) -> float:
-        return _pid_atom(p, sources, atom=atom, pid=pid, source=source, base=base, solver=solver)
-
-    atom_value.__name__ = f"pid_{atom}"
-    return atom_value
-
-
-# The function each measure name calls on a table.
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "entropy": information.entropy,
-    "conditional_entropy": information.conditional_entropy,
-    "mutual_information": information.mutual_information,
-    "conditional_mutual_information": information.conditional_mutual_information,
-    "wms": wms,
-    "i_max": i_max,
-    "s_max": s_max,
-    "i_min": i_min,
-    "s_vk": s_vk,
-    "union_information": _union_information_value,
-    "pid_synergy": _pid("synergy"),
-    "pid_redundancy": _pid("redundancy"),
-    "pid_unique": _pid("unique"),
-}
-#: Measure names :func:`estimate` accepts. The ``pid_*`` names call
-#: :func:`synergy.decompose` with ``pid=`` (any name of :func:`synergy.pid.measure_names`,
-#: including measures registered later; default "imin") and, for "pid_unique", ``source=``
-#: (the source's index).
-MEASURE_NAMES: tuple[str, ...] = tuple(_FUNCTIONS)
-# Measures that only make sense with a target column and at least one source column.
-_NEEDS_TARGET = frozenset(MEASURE_NAMES) - {"entropy", "conditional_entropy"}
-_BY_FUNCTION = {id(f): name for name, f in _FUNCTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -221,584 +136,14 @@ class Estimate:
         return "Estimate(" + ", ".join(parts) + ")"
 
 
-# --------------------------------------------------------------------------- measures
-
-
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        return False
-    # Only a named parameter counts: a **kwargs catch-all may not honour batch_ndim.
-    return name in params and params[name].kind is not inspect.Parameter.POSITIONAL_ONLY
-
-
-def _mi_terms(a: tuple[int, ...], b: tuple[int, ...], coef: float = 1.0) -> Terms:
-    return ((coef, a), (coef, b), (-coef, tuple(sorted(a + b))))
-
-
-def _kwarg_axes(kwargs: dict[str, Any], key: str, ndim: int, func: str) -> tuple[int, ...]:
-    if key not in kwargs:
-        raise invalid(
-            key,
-            func,
-            f"given as a keyword argument (table axes, one per sample column) for "
-            f"measure {func!r}",
-            "nothing",
-        )
-    return resolve_axes(kwargs[key], ndim, param=key, func=func, allow_empty=key == "given")
-
-
-def _entropy_terms(name: str, ndim: int, kwargs: dict[str, Any]) -> Terms | None:
-    """The measure as a signed sum of marginal entropies, or None if it is not one.
-
-    Miller-Madow corrects each entropy in the sum; this is how it reaches the MIs and WMS.
-    """
-    target = (ndim - 1,)
-    everything = tuple(range(ndim))
-    if name == "entropy":
-        axes = kwargs.get("axes")
-        return ((1.0, everything if axes is None else _kwarg_axes(kwargs, "axes", ndim, name)),)
-    if name == "conditional_entropy":
-        a = _kwarg_axes(kwargs, "axes", ndim, name)
-        c = _kwarg_axes(kwargs, "given", ndim, name)
-        return ((1.0, tuple(sorted(a + c))), (-1.0, c))
-    if name == "mutual_information":
-        ga = everything[:-1] if kwargs.get("a") is None else _kwarg_axes(kwargs, "a", ndim, name)
-        gb = target if kwargs.get("b") is None else _kwarg_axes(kwargs, "b", ndim, name)
-        return _mi_terms(ga, gb)
-    if name == "conditional_mutual_information":
-        a = _kwarg_axes(kwargs, "a", ndim, name)
-        b = _kwarg_axes(kwargs, "b", ndim, name)
-        c = _kwarg_axes(kwargs, "given", ndim, name)
-        return (
-            (1.0, tuple(sorted(a + c))),
-            (1.0, tuple(sorted(b + c))),
-            (-1.0, tuple(sorted(a + b + c))),
-            (-1.0, c),
-        )
-    if name == "wms":
-        groups = resolve_sources(kwargs.get("sources"), ndim, func=name)
-        whole = tuple(sorted({a for g in groups for a in g}))
-        terms = list(_mi_terms(whole, target))
-        for g in groups:
-            terms += _mi_terms(g, target, -1.0)
-        return tuple(terms)
-    return None
-
-
-class _Statistic(Protocol):
-    def statistic(self, counts: np.ndarray, n_total: int, *, corrected: bool) -> np.ndarray:
-        """Values on a stack of count tables: shape (B,) or (B, k)."""
-        ...
-
-
-@dataclass(frozen=True)
-class _Measure:
-    """A measure bound to its options, evaluated on stacks of count tables."""
-
-    name: str
-    func: Callable[..., Any]
-    kwargs: dict[str, Any]
-    base: float
-    log_base: float
-    batched: bool
-    pass_base: bool
-    pass_validate: bool
-    terms: Terms | None
-    correction: str | None
-    # Axes whose cells a permutation test shuffles within: `given` of a conditional MI.
-    strata: tuple[int, ...] = ()
-
-    def call(self, table: np.ndarray, *, validate: bool, batch_ndim: int = 0) -> Any:
-        kwargs = dict(self.kwargs)
-        if self.pass_base:
-            kwargs["base"] = self.base
-        if self.pass_validate:
-            kwargs["validate"] = validate
-        if batch_ndim:
-            kwargs["batch_ndim"] = batch_ndim
-        return self.func(table, **kwargs)
-
-    def scalar(self, value: Any) -> float:
-        arr = np.asarray(value)
-        if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number):
-            raise invalid(
-                "measure",
-                "estimate",
-                "a function of a table returning one real number",
-                f"a function returning {describe(value)}",
-                kind=InvalidTypeError,
-                hint="Wrap it, e.g. lambda p: decompose(p, 'imin').synergy.",
-            )
-        return float(arr)
-
-    def plugin(self, tables: np.ndarray) -> np.ndarray:
-        """The plug-in value of each table of the stack (shape (B, *table_shape)) -> (B,)."""
-        if self.batched:
-            values = self.call(tables, validate=False, batch_ndim=1)
-            return np.asarray(values, dtype=np.float64).reshape(tables.shape[0])
-        return np.array([self.scalar(self.call(t, validate=False)) for t in tables])
-
-    def miller_madow(self, counts: np.ndarray, n_total: int) -> np.ndarray:
-        """The Miller-Madow term sum_k c_k (m_k - 1) / (2 N) per table, in the unit of base."""
-        assert self.terms is not None
-        out = np.zeros(counts.shape[0])
-        ndim = counts.ndim - 1
-        for coef, axes in self.terms:
-            if not axes:
-                continue  # H of nothing is 0 with one cell: no correction
-            drop = tuple(1 + a for a in range(ndim) if a not in axes)
-            marg = counts.sum(axis=drop) if drop else counts
-            cells = np.count_nonzero(marg.reshape(counts.shape[0], -1), axis=1)
-            out += coef * (cells - 1)
-        return out / (2.0 * n_total * self.log_base)
-
-    def statistic(self, counts: np.ndarray, n_total: int, *, corrected: bool) -> np.ndarray:
-        """The statistic on a stack of count tables summing to ``n_total`` each."""
-        values = self.plugin(counts / n_total)
-        if corrected and self.correction == "miller-madow":
-            values = values + self.miller_madow(counts, n_total)
-        return values
-
-
-def _resolve_measure(
-    measure: Any,
-    n_columns: int,
-    *,
-    func: str,
-    base: Any,
-    correction: Any,
-    kwargs: dict[str, Any],
-) -> _Measure:
-    log_base = check_base(base, func)
-    if correction not in _CORRECTIONS:
-        raise invalid(
-            "correction",
-            func,
-            "None, 'miller-madow' or 'bootstrap'",
-            describe(correction),
-            kind=InvalidParameterError if isinstance(correction, str) else InvalidTypeError,
-        )
-    if isinstance(measure, str):
-        if measure not in _FUNCTIONS:
-            raise invalid(
-                "measure", func, f"one of {list(MEASURE_NAMES)} or a callable", repr(measure)
-            )
-        name = measure
-        target = _FUNCTIONS[name]
-    elif callable(measure):
-        target = measure
-        name = _BY_FUNCTION.get(id(measure), getattr(measure, "__name__", type(measure).__name__))
-    else:
-        raise invalid(
-            "measure",
-            func,
-            f"one of {list(MEASURE_NAMES)} or a callable taking a table",
-            describe(measure),
-            kind=InvalidTypeError,
-        )
-    known = name in _FUNCTIONS and _FUNCTIONS[name] is target
-    if known and name.startswith("pid_") and "pid" in kwargs:
-        # The decomposition comes from the PID registry: any registered name is accepted.
-        get_measure(kwargs["pid"], func=func, param="pid")
-    if known and name in _NEEDS_TARGET and n_columns < 2:
-        raise invalid(
-            "columns",
-            func,
-            f"at least 2 sample columns (sources first, target last) for measure {name!r}",
-            f"{n_columns} column",
-        )
-    terms = _entropy_terms(name, n_columns, kwargs) if known else None
-    if correction == "miller-madow" and terms is None:
-        raise invalid(
-            "correction",
-            func,
-            "None or 'bootstrap' for a measure that is not a sum of entropies (Miller-Madow "
-            "corrects entropy, conditional_entropy, mutual_information, "
-            "conditional_mutual_information and wms)",
-            f"'miller-madow' with measure {name!r}",
-        )
-    strata: tuple[int, ...] = ()
-    if known and name == "conditional_mutual_information":
-        strata = _kwarg_axes(kwargs, "given", n_columns, name)
-    return _Measure(
-        strata=strata,
-        name=name,
-        func=target,
-        kwargs=dict(kwargs),
-        base=float(base),
-        log_base=log_base,
-        batched=_accepts(target, "batch_ndim"),
-        pass_base=_accepts(target, "base"),
-        pass_validate=_accepts(target, "validate"),
-        terms=terms,
-        correction=correction,
-    )
-
-
-# --------------------------------------------------------------------------- samples
-
-
-@dataclass(frozen=True)
-class _Samples:
-    """Sample columns as integer codes: one flat cell index per sample, target last."""
-
-    shape: tuple[int, ...]
-    flat: np.ndarray  # (n,) cell index of each sample in the C-ordered table
-    n: int
-
-    @property
-    def n_cells(self) -> int:
-        return int(np.prod(self.shape))
-
-    def counts(self) -> np.ndarray:
-        return (
-            np.bincount(self.flat, minlength=self.n_cells).astype(np.float64).reshape(self.shape)
-        )
-
-
-def _encode_columns(columns: Sequence[Any], func: str) -> _Samples:
-    """Sample columns, a 2-D sample array or a DataFrame, as flat cell indices."""
-    enc = encode_samples(*columns, caller=func)
-    flat = np.ravel_multi_index(enc.codes, enc.shape)
-    return _Samples(shape=enc.shape, flat=np.asarray(flat, dtype=np.int64), n=enc.n_samples)
-
-
-def _stack_counts(flat_codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Count tables of each row of ``flat_codes`` (rows, n): one bincount over offset codes."""
-    rows = flat_codes.shape[0]
-    n_cells = int(np.prod(shape))
-    offset = flat_codes + (np.arange(rows, dtype=np.int64) * n_cells)[:, None]
-    counts = np.bincount(offset.ravel(), minlength=rows * n_cells)
-    return counts.astype(np.float64).reshape(rows, *shape)
-
-
-def _chunk_rows(total: int, n: int, n_cells: int) -> int:
-    return max(1, min(total, _CHUNK_ELEMENTS // max(n, n_cells, 1)))
-
-
-def _check_count(value: Any, param: str, func: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise invalid(
-            param, func, f"an integer >= {minimum}", describe(value), kind=InvalidTypeError
-        )
-    if value < minimum:
-        raise invalid(param, func, f"an integer >= {minimum}", repr(value))
-    return int(value)
-
-
-def _check_level(level: Any, func: str) -> float:
-    if isinstance(level, bool) or not isinstance(level, numbers.Real):
-        raise invalid(
-            "level", func, "a real number in (0, 1)", describe(level), kind=InvalidTypeError
-        )
-    if not 0.0 < float(level) < 1.0:
-        raise invalid("level", func, "a real number in (0, 1), such as 0.95", repr(level))
-    return float(level)
-
-
-def _check_choice(value: Any, param: str, func: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise invalid(
-            param,
-            func,
-            "one of " + ", ".join(repr(c) for c in choices),
-            describe(value),
-            kind=InvalidParameterError if isinstance(value, str) else InvalidTypeError,
-        )
-    return value
-
-
-def _streams(seed: Any, func: str) -> tuple[np.random.Generator, np.random.Generator, int | None]:
-    """Independent generators for the bootstrap and the permutations, and the seed to record.
-
-    Spawning two streams from one SeedSequence makes ``estimate(seed=s)`` give the same
-    interval as ``bootstrap(seed=s)`` and the same p-value as ``permutation_test(seed=s)``.
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed, seed, None
-    if seed is None:
-        sequence = np.random.SeedSequence()
-        recorded: int | None = int(sequence.entropy)  # type: ignore[arg-type]
-    elif isinstance(seed, np.random.SeedSequence):
-        sequence = seed
-        recorded = int(seed.entropy) if not seed.spawn_key else None  # type: ignore[arg-type]
-    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if seed < 0:
-            raise invalid("seed", func, "a non-negative integer, a Generator or None", repr(seed))
-        sequence = np.random.SeedSequence(int(seed))
-        recorded = int(seed)
-    else:
-        raise invalid(
-            "seed",
-            func,
-            "a non-negative integer, a numpy Generator or SeedSequence, or None",
-            describe(seed),
-            kind=InvalidTypeError,
-        )
-    boot, perm = sequence.spawn(2)
-    return np.random.default_rng(boot), np.random.default_rng(perm), recorded
-
-
-# --------------------------------------------------------------------------- bootstrap
-
-
-def _bootstrap_indices(
-    rng: np.random.Generator, n_resamples: int, n: int, chunk: int
-) -> Iterator[np.ndarray]:
-    """Resample indices, rng.integers(0, n, size=(rows, n)) chunk by chunk."""
-    for start in range(0, n_resamples, chunk):
-        yield rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
-
-
-def _bootstrap_values(
-    m: _Statistic,
-    samples: _Samples,
-    n_resamples: int,
-    rng: np.random.Generator,
-    resampling: str = "indices",
-) -> np.ndarray:
-    if resampling == "tables":
-        # The count table of a resample is Multinomial(n, p_hat): drawing it directly costs
-        # O(n_cells) per resample instead of O(n), and has exactly the same law.
-        p_hat = samples.counts().ravel() / samples.n
-        chunk = _chunk_rows(n_resamples, samples.n_cells, samples.n_cells)
-        parts = []
-        for start in range(0, n_resamples, chunk):
-            rows = min(chunk, n_resamples - start)
-            counts = rng.multinomial(samples.n, p_hat, size=rows).astype(np.float64)
-            parts.append(
-                m.statistic(counts.reshape(rows, *samples.shape), samples.n, corrected=True)
-            )
-        return np.concatenate(parts)
-    chunk = _chunk_rows(n_resamples, samples.n, samples.n_cells)
-    parts = [
-        m.statistic(_stack_counts(samples.flat[idx], samples.shape), samples.n, corrected=True)
-        for idx in _bootstrap_indices(rng, n_resamples, samples.n, chunk)
-    ]
-    return np.concatenate(parts)
-
-
-def _jackknife(m: _Statistic, samples: _Samples) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out values per occupied cell and how many samples share that cell.
-
-    Removing any one of the samples in a cell gives the same table, so n leave-one-out
-    fits reduce to one per occupied cell, weighted by its count.
-    """
-    counts = np.bincount(samples.flat, minlength=samples.n_cells).astype(np.float64)
-    cells = np.flatnonzero(counts)
-    values = []
-    chunk = _chunk_rows(cells.size, samples.n_cells, samples.n_cells)
-    for start in range(0, cells.size, chunk):
-        rows = cells[start : start + chunk]
-        stack = np.repeat(counts[None, :], rows.size, axis=0)
-        stack[np.arange(rows.size), rows] -= 1.0
-        values.append(
-            m.statistic(stack.reshape(rows.size, *samples.shape), samples.n - 1, corrected=True)
-        )
-    return np.concatenate(values), counts[cells]
-
-
-def _interval(
-    method: str,
-    theta: float,
-    boot: np.ndarray,
-    level: float,
-    jackknife: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[float, float]:
-    alpha = 1.0 - level
-    if method == "percentile":
-        low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-        return float(low), float(high)
-    if method == "basic":
-        low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-        return float(2 * theta - high), float(2 * theta - low)
-    assert jackknife is not None
-    values, weights = jackknife
-    b = boot.size
-    # Mid-rank share of resamples below theta, kept off 0 and 1 so z0 stays finite when
-    # every resample falls on one side (discrete statistics do that).
-    below = np.count_nonzero(boot < theta) + np.count_nonzero(boot <= theta)
-    share = float(below) / (2.0 * b)
-    share = min(max(share, 0.5 / b), 1.0 - 0.5 / b)
-    z0 = float(ndtri(share))
-    centre = float(np.average(values, weights=weights))
-    d = centre - values
-    spread = float(np.sum(weights * d**2))
-    accel = float(np.sum(weights * d**3)) / (6.0 * spread**1.5) if spread > 0 else 0.0
-    z = ndtri(np.array([alpha / 2, 1 - alpha / 2]))
-    shrink = 1.0 - accel * (z0 + z)
-    if (shrink <= 0).any():
-        # Only for |acceleration| beyond about 1 / (z0 + z): BCa has no interval there.
-        raise invalid(
-            "method",
-            "bootstrap",
-            "'percentile' or 'basic' for this sample: the BCa acceleration is too large",
-            f"'bca' with acceleration {accel:.3g}",
-        )
-    probs = ndtr(z0 + (z0 + z) / shrink)
-    low, high = np.quantile(boot, probs)
-    return float(low), float(high)
-
-
-# --------------------------------------------------------------------------- permutations
-
-
-def _random_tables(joint: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` random contingency tables with the row and column sums of ``joint`` (r, c).
-
-    The law of the table when one variable is shuffled against the other. Zero margins are
-    dropped before calling scipy and a margin with a single non-zero entry leaves one
-    possible table: scipy 1.17's Patefield sampler returns negative counts in both cases.
-    """
-    from scipy.stats import random_table
-
-    rows = joint.sum(axis=1)
-    cols = joint.sum(axis=0)
-    keep_r = np.flatnonzero(rows)
-    keep_c = np.flatnonzero(cols)
-    out = np.zeros((size, *joint.shape))
-    if keep_r.size <= 1 or keep_c.size <= 1:
-        out[:] = joint
-        return out
-    law = random_table(rows[keep_r].astype(np.int64), cols[keep_c].astype(np.int64))
-    out[:, keep_r[:, None], keep_c[None, :]] = law.rvs(size=size, random_state=rng)
-    return out
-
-
-def _null_values(
-    m: _Statistic,
-    samples: _Samples,
-    n_permutations: int,
-    rng: np.random.Generator,
-    resampling: str = "indices",
-    strata: tuple[int, ...] = (),
-) -> np.ndarray:
-    """The statistic with the target shuffled against the sources, within ``strata`` if given.
-
-    ``strata`` are source axes held fixed together with the target's pairing inside each of
-    their cells: the null of conditional independence given them.
-    """
-    n_y = samples.shape[-1]
-    ndim = len(samples.shape)
-    shuffled = tuple(a for a in range(ndim - 1) if a not in strata)
-    if resampling == "tables":
-        # Shuffling Y leaves both margins of each stratum's (other sources x Y) count table
-        # fixed and makes it a random contingency table with those margins, which scipy
-        # draws directly (Patefield 1981) in O(cells) instead of O(n).
-        order = (*strata, *shuffled, ndim - 1)
-        counts = np.transpose(samples.counts(), order)
-        n_strata = int(np.prod([samples.shape[a] for a in strata], dtype=np.int64))
-        blocks = counts.reshape(n_strata, -1, n_y)
-        inverse = np.argsort(order)
-        chunk = _chunk_rows(n_permutations, samples.n_cells, samples.n_cells)
-        parts = []
-        for start in range(0, n_permutations, chunk):
-            rows = min(chunk, n_permutations - start)
-            stack = np.zeros((rows, *blocks.shape))
-            for c in range(n_strata):
-                if blocks[c].any():
-                    stack[:, c] = _random_tables(blocks[c], rows, rng)
-            stack = stack.reshape(rows, *counts.shape).transpose(0, *(1 + inverse))
-            parts.append(m.statistic(np.ascontiguousarray(stack), samples.n, corrected=False))
-        return np.concatenate(parts)
-    sources, target = np.divmod(samples.flat, n_y)
-    chunk = _chunk_rows(n_permutations, samples.n, samples.n_cells)
-    parts = []
-    if strata:
-        codes = np.unravel_index(samples.flat, samples.shape)
-        stratum = np.ravel_multi_index(
-            tuple(codes[a] for a in strata), tuple(samples.shape[a] for a in strata)
-        )
-        # Positions grouped by stratum; a random key sorted within each stratum permutes
-        # the targets inside it and nowhere else.
-        grouped = np.argsort(stratum, kind="stable")
-    for start in range(0, n_permutations, chunk):
-        rows = min(chunk, n_permutations - start)
-        if strata:
-            keys = rng.random((rows, samples.n))
-            shuffled_order = np.lexsort((keys, np.broadcast_to(stratum, keys.shape)), axis=-1)
-            perm = np.empty_like(shuffled_order)
-            perm[:, grouped] = shuffled_order
-        else:
-            perm = rng.permuted(np.tile(np.arange(samples.n, dtype=np.int64), (rows, 1)), axis=1)
-        flat = sources[None, :] * n_y + target[perm]
-        parts.append(m.statistic(_stack_counts(flat, samples.shape), samples.n, corrected=False))
-    return np.concatenate(parts)
-
-
-def _p_value(observed: float, null: np.ndarray, alternative: str) -> float:
-    # Tables equal to the observed one must count as ties despite rounding in the batch.
-    slack = 1e-12 * max(1.0, abs(observed))
-    if alternative == "greater":
-        hits = np.count_nonzero(null >= observed - slack)
-    else:
-        hits = np.count_nonzero(null <= observed + slack)
-    return float((hits + 1.0) / (null.size + 1.0))
-
-
-# --------------------------------------------------------------------------- public API
-
-
-@dataclass(frozen=True)
-class _Options:
-    """Checked resampling options shared by every entry point."""
-
-    n_resamples: int
-    level: float | None
-    method: str | None
-    n_permutations: int
-    alternative: str | None
-    correction: str | None
-    resampling: str | None
-
-
-def _check_options(
-    func: str,
-    samples: _Samples,
-    *,
-    n_resamples: int,
-    level: Any,
-    method: Any,
-    n_permutations: int,
-    alternative: Any,
-    correction: str | None,
-    resampling: Any = "auto",
-) -> _Options:
-    level_value = _check_level(level, func) if n_resamples else None
-    method_value = _check_choice(method, "method", func, _METHODS) if n_resamples else None
-    alt = (
-        _check_choice(alternative, "alternative", func, _ALTERNATIVES) if n_permutations else None
-    )
-    if n_permutations and len(samples.shape) < 2:
-        raise invalid(
-            "columns",
-            func,
-            "at least 2 sample columns for a permutation test (the last one is shuffled)",
-            f"{len(samples.shape)} column",
-        )
-    if method_value == "bca" and samples.n < 2:
-        raise invalid("method", func, "'percentile' or 'basic' with one sample", "'bca'")
-    resamples = n_resamples or n_permutations
-    how = _check_choice(resampling, "resampling", func, _RESAMPLINGS) if resamples else None
-    if how == "auto":
-        how = "tables" if samples.n > samples.n_cells else "indices"
-    return _Options(n_resamples, level_value, method_value, n_permutations, alt, correction, how)
-
-
 def _resample(
     stat: _Statistic,
     samples: _Samples,
     plugin: np.ndarray,
     theta: np.ndarray,
-    opts: _Options,
-    boot_rng: np.random.Generator,
-    perm_rng: np.random.Generator,
+    plan: _Plan,
     *,
-    seed: int | None,
     names: Sequence[str],
-    base: float,
 ) -> list[Estimate]:
     """Bootstrap and permutation results for k statistics at once, one Estimate each.
 
@@ -806,20 +151,21 @@ def _resample(
     """
     k = plugin.size
     boot = jack = null = None
-    if opts.n_resamples:
+    boot_rng, perm_rng = plan.generators()
+    if plan.n_resamples:
         boot = _bootstrap_values(
-            stat, samples, opts.n_resamples, boot_rng, opts.resampling or "indices"
+            stat, samples, plan.n_resamples, boot_rng, plan.resampling or "indices"
         ).reshape(-1, k)
-        if opts.method == "bca":
+        if plan.method == "bca":
             values, weights = _jackknife(stat, samples)
             jack = (values.reshape(-1, k), weights)
-    if opts.n_permutations:
+    if plan.n_permutations:
         null = _null_values(
             stat,
             samples,
-            opts.n_permutations,
+            plan.n_permutations,
             perm_rng,
-            opts.resampling or "indices",
+            plan.resampling or "indices",
             getattr(stat, "strata", ()),
         ).reshape(-1, k)
     out = []
@@ -829,35 +175,35 @@ def _resample(
         boot_j = None if boot is None else np.ascontiguousarray(boot[:, j])
         null_j = None if null is None else np.ascontiguousarray(null[:, j])
         if boot_j is not None:
-            assert opts.method is not None
-            assert opts.level is not None
+            assert plan.method is not None
+            assert plan.level is not None
             jack_j = None if jack is None else (jack[0][:, j], jack[1])
-            interval = _interval(opts.method, value, boot_j, opts.level, jack_j)
+            interval = _interval(plan.method, value, boot_j, plan.level, jack_j)
             if boot_j.size > 1:
                 standard_error = float(np.std(boot_j, ddof=1))
-            if opts.correction == "bootstrap":
+            if plan.correction == "bootstrap":
                 value = float(2.0 * theta[j] - boot_j.mean())
         if null_j is not None:
-            assert opts.alternative is not None
-            p_value = _p_value(float(plugin[j]), null_j, opts.alternative)
+            assert plan.alternative is not None
+            p_value = _p_value(float(plugin[j]), null_j, plan.alternative)
         out.append(
             Estimate(
                 value=value,
                 interval=interval,
-                level=opts.level,
-                method=opts.method,
-                correction=opts.correction,
+                level=plan.level,
+                method=plan.method,
+                correction=plan.correction,
                 plugin=float(plugin[j]),
                 standard_error=standard_error,
                 p_value=p_value,
-                alternative=opts.alternative,
+                alternative=plan.alternative,
                 n=samples.n,
-                n_resamples=opts.n_resamples,
-                n_permutations=opts.n_permutations,
-                seed=seed,
+                n_resamples=plan.n_resamples,
+                n_permutations=plan.n_permutations,
+                seed=plan.seed,
                 measure=names[j],
-                base=base,
-                resampling=opts.resampling,
+                base=plan.base,
+                resampling=plan.resampling,
                 bootstrap_values=boot_j,
                 null_values=null_j,
             )
@@ -865,70 +211,31 @@ def _resample(
     return out
 
 
-def _run(
-    func: str,
-    measure: Any,
-    columns: Sequence[Any],
-    *,
-    base: Any,
-    correction: Any,
-    n_resamples: int,
-    level: Any,
-    method: Any,
-    n_permutations: int,
-    alternative: Any,
-    seed: Any,
-    kwargs: dict[str, Any],
-    resampling: Any = "auto",
-) -> Estimate:
-    samples = _encode_columns(columns, func)
-    m = _resolve_measure(
-        measure, len(samples.shape), func=func, base=base, correction=correction, kwargs=kwargs
-    )
-    opts = _check_options(
-        func,
-        samples,
-        n_resamples=n_resamples,
-        level=level,
-        method=method,
-        n_permutations=n_permutations,
-        alternative=alternative,
-        correction=correction,
-        resampling=resampling,
-    )
-    if opts.n_permutations and m.strata:
+def _run(plan: _Plan, measure: Any, columns: Sequence[Any], kwargs: dict[str, Any]) -> Estimate:
+    samples = _encode_columns(columns, plan.func)
+    m = _resolve_measure(measure, len(samples.shape), plan, kwargs)
+    plan = plan.for_samples(samples)
+    if plan.n_permutations and m.strata:
         target = len(samples.shape) - 1
-        used = resolve_axes(m.kwargs.get("a"), target + 1, param="a", func=func) + resolve_axes(
-            m.kwargs.get("b"), target + 1, param="b", func=func
-        )
+        used = resolve_axes(
+            m.kwargs.get("a"), target + 1, param="a", func=plan.func
+        ) + resolve_axes(m.kwargs.get("b"), target + 1, param="b", func=plan.func)
         if target in m.strata or target not in used:
             raise invalid(
                 "columns",
-                func,
+                plan.func,
                 "the shuffled (last) column in `a` or `b` for a permutation test of "
                 "conditional_mutual_information",
                 f"column {target} in {'`given`' if target in m.strata else 'neither'}",
             )
-    boot_rng, perm_rng, recorded = _streams(seed, func)
     counts = samples.counts()
     # The one validated call: it surfaces the measure's own errors (bad sources, axes,
     # options) under the measure's name; resamples then skip validation.
     plugin = m.scalar(m.call(counts / samples.n, validate=True))
     theta = plugin
-    if correction == "miller-madow":
+    if plan.correction == "miller-madow":
         theta = plugin + float(m.miller_madow(counts[None], samples.n)[0])
-    (result,) = _resample(
-        m,
-        samples,
-        np.array([plugin]),
-        np.array([theta]),
-        opts,
-        boot_rng,
-        perm_rng,
-        seed=recorded,
-        names=[m.name],
-        base=float(base),
-    )
+    (result,) = _resample(m, samples, np.array([plugin]), np.array([theta]), plan, names=[m.name])
     return result
 
 
@@ -1057,23 +364,19 @@ def estimate(
     True
     """
     func = "estimate"
-    n_resamples = _check_count(n_bootstrap, "n_bootstrap", func, minimum=1)
-    n_perm = _check_count(n_permutations, "n_permutations", func, minimum=0)
-    return _run(
+    plan = _plan(
         func,
-        measure,
-        columns,
         base=base,
         correction=correction,
-        n_resamples=n_resamples,
+        n_resamples=_check_count(n_bootstrap, "n_bootstrap", func, minimum=1),
         level=level,
         method=method,
-        n_permutations=n_perm,
+        n_permutations=_check_count(n_permutations, "n_permutations", func, minimum=0),
         alternative=alternative,
         seed=seed,
-        kwargs=measure_kwargs,
         resampling=resampling,
     )
+    return _run(plan, measure, columns, measure_kwargs)
 
 
 def bootstrap(
@@ -1120,21 +423,17 @@ def bootstrap(
     (2.0, True)
     """
     func = "bootstrap"
-    return _run(
+    plan = _plan(
         func,
-        measure,
-        columns,
         base=base,
         correction=correction,
         n_resamples=_check_count(n_resamples, "n_resamples", func, minimum=1),
         level=level,
         method=method,
-        n_permutations=0,
-        alternative="greater",
         seed=seed,
-        kwargs=measure_kwargs,
         resampling=resampling,
     )
+    return _run(plan, measure, columns, measure_kwargs)
 
 
 def permutation_test(
@@ -1188,21 +487,16 @@ def permutation_test(
     True
     """
     func = "permutation_test"
-    return _run(
+    plan = _plan(
         func,
-        measure,
-        columns,
         base=base,
         correction=None,
-        n_resamples=0,
-        level=0.95,
-        method="percentile",
         n_permutations=_check_count(n_permutations, "n_permutations", func, minimum=1),
         alternative=alternative,
         seed=seed,
-        kwargs=measure_kwargs,
         resampling=resampling,
     )
+    return _run(plan, measure, columns, measure_kwargs)
 
 
 def miller_madow_entropy(*columns: Sequence[Any], base: float = 2) -> float:
@@ -1243,11 +537,9 @@ def miller_madow_entropy(*columns: Sequence[Any], base: float = 2) -> float:
     >>> round(miller_madow_entropy([0, 0, 1, 1]), 6)  # 1 bit + 1 / (8 ln 2)
     1.180337
     """
-    func = "miller_madow_entropy"
-    samples = _encode_columns(columns, func)
-    m = _resolve_measure(
-        "entropy", len(samples.shape), func=func, base=base, correction="miller-madow", kwargs={}
-    )
+    plan = _plan("miller_madow_entropy", base=base, correction="miller-madow")
+    samples = _encode_columns(columns, plan.func)
+    m = _resolve_measure("entropy", len(samples.shape), plan, {})
     return float(m.statistic(samples.counts()[None], samples.n, corrected=True)[0])
 
 
@@ -1284,16 +576,9 @@ def miller_madow_mutual_information(*columns: Sequence[Any], base: float = 2) ->
     >>> round(miller_madow_mutual_information([0, 1, 0, 1], [0, 1, 0, 1]), 6)
     1.180337
     """
-    func = "miller_madow_mutual_information"
-    samples = _encode_columns(columns, func)
-    m = _resolve_measure(
-        "mutual_information",
-        len(samples.shape),
-        func=func,
-        base=base,
-        correction="miller-madow",
-        kwargs={},
-    )
+    plan = _plan("miller_madow_mutual_information", base=base, correction="miller-madow")
+    samples = _encode_columns(columns, plan.func)
+    m = _resolve_measure("mutual_information", len(samples.shape), plan, {})
     return float(m.statistic(samples.counts()[None], samples.n, corrected=True)[0])
 
 
@@ -1449,7 +734,18 @@ def estimate_decomposition(
             describe(correction),
             kind=InvalidParameterError if isinstance(correction, str) else InvalidTypeError,
         )
-    check_base(base, func)
+    plan = _plan(
+        func,
+        base=base,
+        correction=correction,
+        n_resamples=n_resamples,
+        level=level,
+        method=method,
+        n_permutations=n_perm,
+        alternative=alternative,
+        seed=seed,
+        resampling=resampling,
+    )
     samples = _encode_columns(columns, func)
     if len(samples.shape) < 3:
         raise invalid(
@@ -1458,34 +754,12 @@ def estimate_decomposition(
             "at least 3 sample columns (two or more sources, the target last)",
             f"{len(samples.shape)} columns",
         )
-    opts = _check_options(
-        func,
-        samples,
-        n_resamples=n_resamples,
-        level=level,
-        method=method,
-        n_permutations=n_perm,
-        alternative=alternative,
-        correction=correction,
-        resampling=resampling,
-    )
-    boot_rng, perm_rng, recorded = _streams(seed, func)
-    stat = _Decomposition(measure=measure, sources=sources, base=float(base), solver=solver)
+    plan = plan.for_samples(samples)
+    stat = _Decomposition(measure=measure, sources=sources, base=plan.base, solver=solver)
     plugin, result = stat.vector(samples.counts() / samples.n)
     nodes = list(result.atoms)
     names = [f"atom {format_antichain(node)}" for node in nodes] + ["mutual_information"]
-    estimates = _resample(
-        stat,
-        samples,
-        plugin,
-        plugin,
-        opts,
-        boot_rng,
-        perm_rng,
-        seed=recorded,
-        names=names,
-        base=float(base),
-    )
+    estimates = _resample(stat, samples, plugin, plugin, plan, names=names)
     atoms = dict(zip(nodes, estimates[:-1], strict=True))
     n_sources = len(result.unique)
     return DecompositionEstimate(

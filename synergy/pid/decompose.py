@@ -13,8 +13,8 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy._validate import invalid
-from synergy.pid._kernels import mutual_informations, prepare, union
+from synergy._validate import invalid, resolve_target
+from synergy.pid._plumbing import mutual_informations, prepare, sources_as_given, union
 from synergy.pid.lattice import RedundancyLattice
 from synergy.pid.registry import MEASURES, get_measure, lattice_decomposition, merge_sources
 from synergy.pid.result import PIDResult
@@ -32,6 +32,7 @@ def decompose(
     measure: str,
     sources: object = ...,
     *,
+    target: int = ...,
     base: float = ...,
     batch_ndim: Literal[0] = ...,
     solver: str | None = ...,
@@ -44,6 +45,7 @@ def decompose(
     measure: str,
     sources: object = ...,
     *,
+    target: int = ...,
     base: float = ...,
     batch_ndim: int,
     solver: str | None = ...,
@@ -55,6 +57,7 @@ def decompose(
     measure: str,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     solver: str | None = None,
@@ -64,7 +67,8 @@ def decompose(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
+        Joint probability table, target last unless ``target`` says otherwise; the leading
+        ``batch_ndim`` axes index tables.
     measure : str
         A registered measure (see :func:`synergy.pid.measure_names`; measures added with
         :func:`synergy.pid.register_measure` work too). Built in:
@@ -75,7 +79,10 @@ def decompose(
         "mmi", "ccs", "pm", "sx", "gk" (redundancies) and "dep" (two sources).
     sources : sequence of int or of sequences of int, optional
         Source groups as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. Axes in no group are summed out.
+        Default: each axis but the target on its own. Axes in no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -100,10 +107,11 @@ def decompose(
         If ``p`` is not a probability table.
     InvalidParameterError
         If ``measure`` is not registered, ``solver`` is given to a measure that takes none,
-        or the sources are invalid or too many for the measure (its registered
+        ``target`` is out of range, or the sources are invalid (a source containing the
+        target axis among them) or too many for the measure (its registered
         ``max_sources``: 4 for "imin", 2 for "imax" and "broja").
     InvalidTypeError
-        If ``measure`` or ``solver`` have the wrong type.
+        If ``measure``, ``solver`` or ``target`` have the wrong type.
 
     Notes
     -----
@@ -151,7 +159,14 @@ def decompose(
             repr(solver),
         )
     table, groups, log2_base, batch_ndim = prepare(
-        p, sources, func=_FUNC, base=base, batch_ndim=batch_ndim, validate=True, min_sources=2
+        p,
+        sources,
+        func=_FUNC,
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=True,
+        min_sources=2,
+        target=target,
     )
     most = record.max_sources
     if len(groups) > most:
@@ -178,10 +193,13 @@ def decompose(
     return _result(
         found.lattice,
         found.atom_values / log2_base,
+        found.redundancy_values / log2_base,
         whole,
         measure=record.name,
         base=base,
-        groups=groups,
+        groups=sources_as_given(
+            groups, resolve_target(target, table.ndim - batch_ndim, func=_FUNC)
+        ),
         **diagnostics,
     )
 
@@ -189,6 +207,7 @@ def decompose(
 def _result(
     lattice: RedundancyLattice,
     atoms: np.ndarray,
+    cumulative: np.ndarray,
     mutual_information: Any,
     *,
     measure: str,
@@ -198,8 +217,8 @@ def _result(
     gap: Any = None,
     iterations: Any = None,
 ) -> PIDResult[Any]:
-    """The result of one table (``atoms`` of shape (N,)) or of a batch (shape (*batch, N))."""
-    cumulative = lattice.cumulate(atoms)
+    """The result of one table (``atoms`` and the redundancies ``cumulative`` of shape (N,))
+    or of a batch (shape (*batch, N))."""
     batch_shape = tuple(atoms.shape[:-1])
     if batch_shape:
         atom_map: dict[Any, Any] = {node: atoms[..., j] for j, node in enumerate(lattice.nodes)}

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import (
-    finish,
+from synergy.information import as_result
+from synergy.pid._plumbing import (
     mutual_informations,
     prepare,
     specific_informations,
@@ -32,6 +32,7 @@ def i_max(
     p: ArrayLike,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -41,12 +42,15 @@ def i_max(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last; the leading ``batch_ndim`` axes index
-        tables.
+        Joint probability table(s), target last unless ``target`` says otherwise; the
+        leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. X is the union of the groups; axes in
+        Default: each axis but the target on its own. X is the union of the groups; axes in
         no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -64,7 +68,8 @@ def i_max(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``sources``, ``base`` or ``batch_ndim`` are invalid.
+        If ``sources``, ``target``, ``base`` or ``batch_ndim`` are invalid, or a source
+        contains the target axis.
 
     Notes
     -----
@@ -83,15 +88,22 @@ def i_max(
     1.0
     """
     table, groups, log2_base, batch_ndim = prepare(
-        p, sources, func="i_max", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="i_max",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
-    return finish(i_max_bits(table, batch_ndim, groups) / log2_base, batch_ndim)
+    return as_result(i_max_bits(table, batch_ndim, groups) / log2_base, batch_ndim)
 
 
 def s_max(
     p: ArrayLike,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -101,12 +113,15 @@ def s_max(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last; the leading ``batch_ndim`` axes index
-        tables.
+        Joint probability table(s), target last unless ``target`` says otherwise; the
+        leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. X is the union of the groups; axes in
+        Default: each axis but the target on its own. X is the union of the groups; axes in
         no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -124,7 +139,8 @@ def s_max(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``sources``, ``base`` or ``batch_ndim`` are invalid.
+        If ``sources``, ``target``, ``base`` or ``batch_ndim`` are invalid, or a source
+        contains the target axis.
 
     Notes
     -----
@@ -139,12 +155,24 @@ def s_max(
 
     Examples
     --------
-    >>> from synergy.testing import XOR as xor
+    >>> from synergy.testing import AND, XOR as xor
     >>> round(s_max(xor), 12)
     1.0
+
+    A table whose target is its first axis says so with ``target``:
+
+    >>> import numpy as np
+    >>> round(s_max(np.moveaxis(AND, -1, 0), target=0), 12)  # = s_max(AND)
+    0.5
     """
     table, groups, log2_base, batch_ndim = prepare(
-        p, sources, func="s_max", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="s_max",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
     (whole,) = mutual_informations(table, batch_ndim, (union(groups),))
-    return finish((whole - i_max_bits(table, batch_ndim, groups)) / log2_base, batch_ndim)
+    return as_result((whole - i_max_bits(table, batch_ndim, groups)) / log2_base, batch_ndim)

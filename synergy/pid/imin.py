@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import finish, prepare, specific_informations, target_marginal
+from synergy.information import as_result
+from synergy.pid._plumbing import prepare, specific_informations, target_marginal
 from synergy.pid.lattice import RedundancyLattice
 
 __all__ = ["i_min", "imin_redundancies"]
@@ -18,6 +19,7 @@ def i_min(
     p: ArrayLike,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -27,11 +29,14 @@ def i_min(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last; the leading ``batch_ndim`` axes index
-        tables.
+        Joint probability table(s), target last unless ``target`` says otherwise; the
+        leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. Axes in no group are summed out.
+        Default: each axis but the target on its own. Axes in no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -49,7 +54,8 @@ def i_min(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``sources``, ``base`` or ``batch_ndim`` are invalid.
+        If ``sources``, ``target``, ``base`` or ``batch_ndim`` are invalid, or a source
+        contains the target axis.
 
     Notes
     -----
@@ -74,11 +80,17 @@ def i_min(
     0.3113
     """
     table, groups, log2_base, batch_ndim = prepare(
-        p, sources, func="i_min", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="i_min",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
     spec = specific_informations(table, batch_ndim, groups)
     p_y = target_marginal(table, batch_ndim)
-    return finish(np.einsum("...y,...y->...", p_y, spec.min(axis=-2)) / log2_base, batch_ndim)
+    return as_result(np.einsum("...y,...y->...", p_y, spec.min(axis=-2)) / log2_base, batch_ndim)
 
 
 def imin_redundancies(

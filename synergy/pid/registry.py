@@ -24,7 +24,10 @@ from synergy._validate import (
     as_table,
     describe,
     invalid,
+    resolve_target,
+    resolve_target_sources,
 )
+from synergy.pid._plumbing import target_last
 from synergy.pid.lattice import MAX_SOURCES, Antichain, RedundancyLattice, redundancy_lattice
 
 __all__ = [
@@ -559,6 +562,7 @@ def lattice_decomposition(
     measure: str | Measure,
     p: object,
     *,
+    target: int = -1,
     batch_ndim: int = 0,
     validate: bool = True,
     options: Mapping[str, Any] | None = None,
@@ -571,7 +575,11 @@ def lattice_decomposition(
         A registered name, or a record from :func:`get_measure`.
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
         Joint probability table(s) with one axis per source (sources already merged) and
-        the target last; 2 <= k <= the measure's ``max_sources``.
+        the target last unless ``target`` says otherwise; 2 <= k <= the measure's
+        ``max_sources``. The sources are the axes other than the target, in order.
+    target : int, keyword-only
+        The target's axis: a table axis (the batch axes do not count), negatives from the
+        end. Default -1, the last axis.
     batch_ndim : int, keyword-only
         Number of leading batch axes.
     validate : bool, keyword-only
@@ -593,8 +601,10 @@ def lattice_decomposition(
         If ``p`` is not a table of probabilities, or has fewer than 2 or more than
         ``max_sources`` source axes.
     InvalidParameterError
-        If ``measure`` is not registered, or ``options`` names an option the measure does
-        not take.
+        If ``measure`` is not registered, ``options`` names an option the measure does
+        not take, or ``target`` is out of range.
+    InvalidTypeError
+        If ``target`` is not an integer.
 
     Examples
     --------
@@ -610,6 +620,8 @@ def lattice_decomposition(
         else get_measure(measure, func=func, param="measure")
     )
     table = as_table(p, func=func, batch_ndim=batch_ndim, validate=validate, min_table_ndim=3)
+    axis = resolve_target(target, table.ndim - batch_ndim, func=func, batch_ndim=batch_ndim)
+    table = target_last(table, batch_ndim, axis)
     n_sources = table.ndim - batch_ndim - 1
     if not 2 <= n_sources <= record.max_sources:
         raise invalid(
@@ -658,18 +670,26 @@ def lattice_decomposition(
 
 
 def merge_sources(
-    table: np.ndarray, groups: tuple[tuple[int, ...], ...], *, batch_ndim: int = 0
+    table: np.ndarray,
+    groups: tuple[tuple[int, ...], ...],
+    *,
+    target: int = -1,
+    batch_ndim: int = 0,
 ) -> np.ndarray:
     """One axis per source group, target last: the table layout measures receive.
 
     Parameters
     ----------
     table : ndarray of shape (*batch, n_1, ..., n_m, n_y)
-        Probability table(s), already validated.
-    groups : tuple of tuple of int
-        Source groups as table axes (as ``synergy._validate.resolve_sources`` returns
-        them); the axes of a group become one variable, in C order. Axes in no group are
-        summed out.
+        Probability table(s), already validated; target last unless ``target`` says
+        otherwise.
+    groups : sequence of sequences of int
+        Source groups as table axes (the axes of ``table``, as ``sources=`` counts them);
+        the axes of a group become one variable, in C order. Axes in no group are summed
+        out.
+    target : int, keyword-only
+        The target's axis: a table axis (the batch axes do not count), negatives from the
+        end. Default -1, the last axis.
     batch_ndim : int, keyword-only
         Number of leading batch axes.
 
@@ -678,22 +698,39 @@ def merge_sources(
     ndarray of shape (*batch, n_G1, ..., n_Gk, n_y)
         The merged table(s); a view of ``table`` when nothing moves.
 
+    Raises
+    ------
+    InvalidParameterError, InvalidTypeError
+        If ``groups`` are not disjoint groups of table axes without the target axis, or
+        ``target`` is not a table axis.
+
     Examples
     --------
     >>> import numpy as np
     >>> p = np.full((2, 3, 2, 2), 1 / 24)
     >>> merge_sources(p, ((0, 2), (1,))).shape
     (4, 3, 2)
+    >>> merge_sources(p, ((0, 3), (1,)), target=2).shape  # the target is axis 2
+    (4, 3, 2)
     """
-    target = table.ndim - 1
+    axis, groups = resolve_target_sources(
+        groups,
+        target,
+        table.ndim - batch_ndim,
+        func="merge_sources",
+        batch_ndim=batch_ndim,
+        param="groups",
+    )
+    table = target_last(table, batch_ndim, axis)
+    last = table.ndim - 1
     used = {a for group in groups for a in group}
-    dropped = tuple(batch_ndim + a for a in range(target - batch_ndim) if a not in used)
+    dropped = tuple(batch_ndim + a for a in range(last - batch_ndim) if a not in used)
     summed = table.sum(axis=dropped, keepdims=True) if dropped else table
     # Summed-out axes keep length 1 and go last, where the reshape absorbs them.
     order = [
         *range(batch_ndim),
         *(batch_ndim + a for group in groups for a in group),
-        target,
+        last,
         *dropped,
     ]
     sizes = [math.prod(table.shape[batch_ndim + a] for a in group) for group in groups]

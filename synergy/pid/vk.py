@@ -28,6 +28,7 @@ from synergy._validate import (
     invalid,
     resolve_sources,
 )
+from synergy.pid._plumbing import with_target_last
 from synergy.pid._vk_batch import bivariate_batch, solve_batch
 from synergy.pid._vk_solver import (
     FEASIBLE_TOL,
@@ -168,6 +169,7 @@ def union_information(
     p: Any,
     sources: Any = ...,
     *,
+    target: int = ...,
     base: float = ...,
     solver: str = ...,
     tol: float = ...,
@@ -182,6 +184,7 @@ def union_information(
     p: Any,
     sources: Any = ...,
     *,
+    target: int = ...,
     base: float = ...,
     solver: str = ...,
     tol: float = ...,
@@ -195,6 +198,7 @@ def union_information(
     p: Any,
     sources: Any = None,
     *,
+    target: int = -1,
     base: float = 2,
     solver: str = "auto",
     tol: float = _DEFAULT_TOL,
@@ -207,10 +211,14 @@ def union_information(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_d, n_y)
-        Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
+        Joint probability table, target last unless ``target`` says otherwise; the leading
+        ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         At least two disjoint source groups of axes (a group acts as one variable). Default:
-        each axis but the last on its own. Axes in no group are marginalised out.
+        each axis but the target on its own. Axes in no group are marginalised out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base of every returned value (2: bits).
     solver : {"auto", "dedicated", "newton", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos", \
@@ -246,8 +254,9 @@ def union_information(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``sources`` has fewer than two groups, overlapping or bad axes, or the target; or
-        ``solver``, ``tol``, ``max_iter`` or ``base`` are not accepted values.
+        If ``sources`` has fewer than two groups, overlapping or bad axes, or the target
+        axis; or ``target``, ``solver``, ``tol``, ``max_iter`` or ``base`` are not accepted
+        values.
     ImportError
         If a cvxpy solver is asked for (or needed as the fallback) and cvxpy is missing.
 
@@ -300,6 +309,9 @@ def union_information(
     >>> round(union_information(xor).synergy, 9)
     1.0
     """
+    p, sources = with_target_last(
+        p, sources, target, func=_FUNC, batch_ndim=batch_ndim, min_sources=2
+    )
     if check_batch_ndim(batch_ndim, _FUNC) > 0:
         return _union_information_batch(
             p, sources, base, solver, tol, max_iter, int(batch_ndim), validate
@@ -474,6 +486,7 @@ def s_vk(
     p: Any,
     sources: Any = ...,
     *,
+    target: int = ...,
     base: float = ...,
     solver: str = ...,
     batch_ndim: Literal[0] = ...,
@@ -486,6 +499,7 @@ def s_vk(
     p: Any,
     sources: Any = ...,
     *,
+    target: int = ...,
     base: float = ...,
     solver: str = ...,
     batch_ndim: int,
@@ -497,6 +511,7 @@ def s_vk(
     p: Any,
     sources: Any = None,
     *,
+    target: int = -1,
     base: float = 2,
     solver: str = "auto",
     batch_ndim: int = 0,
@@ -510,10 +525,14 @@ def s_vk(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table, target last; the leading ``batch_ndim`` axes index tables.
+        Joint probability table, target last unless ``target`` says otherwise; the leading
+        ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups X_i as table axes (at least two); a group of several axes acts as
-        one variable. Default: each axis but the last on its own.
+        one variable. Default: each axis but the target on its own.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     solver : str, keyword-only
@@ -538,7 +557,13 @@ def s_vk(
     0.0
     """
     return union_information(
-        p, sources, base=base, solver=solver, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        target=target,
+        base=base,
+        solver=solver,
+        batch_ndim=batch_ndim,
+        validate=validate,
     ).synergy
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy.pid._kernels import finish, mutual_informations, prepare, union
+from synergy.information import as_result
+from synergy.pid._plumbing import mutual_informations, prepare, union
 
 __all__ = ["wms"]
 
@@ -17,6 +18,7 @@ def wms(
     p: ArrayLike,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -26,12 +28,15 @@ def wms(
     Parameters
     ----------
     p : array_like of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last; the leading ``batch_ndim`` axes index
-        tables.
+        Joint probability table(s), target last unless ``target`` says otherwise; the
+        leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. X is the union of the groups; axes in
+        Default: each axis but the target on its own. X is the union of the groups; axes in
         no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -49,7 +54,8 @@ def wms(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``sources``, ``base`` or ``batch_ndim`` are invalid.
+        If ``sources``, ``target``, ``base`` or ``batch_ndim`` are invalid, or a source
+        contains the target axis.
 
     Notes
     -----
@@ -72,7 +78,13 @@ def wms(
     -1.0
     """
     table, groups, log2_base, batch_ndim = prepare(
-        p, sources, func="wms", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="wms",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
     whole, *parts = mutual_informations(table, batch_ndim, (union(groups), *groups))
-    return finish((whole - sum(parts)) / log2_base, batch_ndim)
+    return as_result((whole - sum(parts)) / log2_base, batch_ndim)

@@ -27,21 +27,33 @@ Branch switches. I_max and I_min take, at each target outcome, the largest or sm
 specific information over the sources. Away from ties the gradient is that of the active
 branch; at ties it is the mean of the tied branches' gradients (``torch.amax`` /
 ``torch.amin``), an element of the Clarke subdifferential.
+
+Union information and S_VK. ``union_information`` and ``s_vk`` run the certified solver of
+synergy.pid on a detached float64 copy in the forward pass, and fit the optimal multipliers
+of the marginal constraints to the optimal Q there; the backward pass is the envelope
+theorem, one product per table. ``decompose`` gives the atoms of the registered measures
+that have a gradient ("imin", "mmi", "imax", "broja"/"vk"). The theory page's "Gradients
+of S_VK" derives the gradient and says where it is a subgradient or a finite surrogate.
 """
 
+from synergy.torch._decompose import decompose
 from synergy.torch._information import (
     conditional_mutual_information,
     entropy,
     mutual_information,
 )
 from synergy.torch._pid import i_max, i_min, s_max, wms
+from synergy.torch._vk import s_vk, union_information
 
 __all__ = [
     "conditional_mutual_information",
+    "decompose",
     "entropy",
     "i_max",
     "i_min",
     "mutual_information",
     "s_max",
+    "s_vk",
+    "union_information",
     "wms",
 ]

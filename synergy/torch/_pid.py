@@ -6,11 +6,25 @@ built here once; ``prepare`` checks a measure's arguments as synergy.pid does.
 
 from __future__ import annotations
 
-from synergy._validate import InvalidDistributionError, check_base, invalid, resolve_sources
+from synergy._validate import (
+    InvalidDistributionError,
+    check_base,
+    invalid,
+    resolve_target_sources,
+)
 from synergy.torch._information import mutual_information_nats
 from synergy.torch._tensor import Tensor, as_table_tensor, marginal, neg_xlogx, torch
 
-__all__ = ["i_max", "i_min", "prepare", "s_max", "weighted_specific_informations", "wms"]
+__all__ = [
+    "i_max",
+    "i_max_nats",
+    "i_min",
+    "prepare",
+    "s_max",
+    "union",
+    "weighted_specific_informations",
+    "wms",
+]
 
 Groups = tuple[tuple[int, ...], ...]
 
@@ -24,8 +38,13 @@ def prepare(
     batch_ndim: int,
     validate: bool,
     min_sources: int = 1,
+    target: object = -1,
 ) -> tuple[Tensor, Groups, float, int]:
-    """Check a measure's arguments: (table, source groups, log(base), batch_ndim)."""
+    """Check a measure's arguments: (table, source groups, log(base), batch_ndim).
+
+    As synergy.pid's: the table comes back with its ``target`` axis last (a view) and the
+    groups renumbered to match.
+    """
     log_base = check_base(base, func)
     table, batch_ndim = as_table_tensor(
         p, func=func, batch_ndim=batch_ndim, validate=validate, min_table_ndim=2
@@ -39,7 +58,11 @@ def prepare(
             f"an array of shape {tuple(table.shape)} with batch_ndim={batch_ndim}",
             kind=InvalidDistributionError,
         )
-    groups = resolve_sources(sources, table_ndim, func=func, min_sources=min_sources)
+    axis, groups = resolve_target_sources(
+        sources, target, table_ndim, func=func, batch_ndim=batch_ndim, min_sources=min_sources
+    )
+    if axis != table_ndim - 1:
+        table = torch.movedim(table, batch_ndim + axis, -1)
     return table, groups, log_base, batch_ndim
 
 
@@ -85,6 +108,7 @@ def wms(
     p: Tensor,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -94,12 +118,15 @@ def wms(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. X is the union of the groups; axes in
+        Default: each axis but the target on its own. X is the union of the groups; axes in
         no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -118,8 +145,8 @@ def wms(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``p`` is not a floating-point tensor, or ``sources``, ``base`` or
-        ``batch_ndim`` are invalid.
+        If ``p`` is not a floating-point tensor, or ``sources``, ``target``, ``base`` or
+        ``batch_ndim`` are invalid, or a source contains the target axis.
 
     See Also
     --------
@@ -141,14 +168,21 @@ def wms(
     -1.0
     """
     table, groups, log_base, batch_ndim = prepare(
-        p, sources, func="wms", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="wms",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
-    target = (table.ndim - batch_ndim - 1,)
-    parts = sum(mutual_information_nats(table, batch_ndim, g, target) for g in groups)
+    last = (table.ndim - batch_ndim - 1,)
+    parts = sum(mutual_information_nats(table, batch_ndim, g, last) for g in groups)
     return (_mi_whole(table, batch_ndim, groups) - parts) / log_base
 
 
-def _i_max_nats(table: Tensor, batch_ndim: int, groups: Groups) -> Tensor:
+def i_max_nats(table: Tensor, batch_ndim: int, groups: Groups) -> Tensor:
+    """I_max in nats for checked input, shape batch."""
     spec = weighted_specific_informations(table, batch_ndim, groups)
     return spec.amax(dim=-2).sum(dim=-1)
 
@@ -157,6 +191,7 @@ def i_max(
     p: Tensor,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -166,12 +201,15 @@ def i_max(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. X is the union of the groups; axes in
+        Default: each axis but the target on its own. X is the union of the groups; axes in
         no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -189,8 +227,8 @@ def i_max(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``p`` is not a floating-point tensor, or ``sources``, ``base`` or
-        ``batch_ndim`` are invalid.
+        If ``p`` is not a floating-point tensor, or ``sources``, ``target``, ``base`` or
+        ``batch_ndim`` are invalid, or a source contains the target axis.
 
     See Also
     --------
@@ -214,15 +252,22 @@ def i_max(
     1.0
     """
     table, groups, log_base, batch_ndim = prepare(
-        p, sources, func="i_max", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="i_max",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
-    return _i_max_nats(table, batch_ndim, groups) / log_base
+    return i_max_nats(table, batch_ndim, groups) / log_base
 
 
 def s_max(
     p: Tensor,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -232,12 +277,15 @@ def s_max(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. X is the union of the groups; axes in
+        Default: each axis but the target on its own. X is the union of the groups; axes in
         no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -255,8 +303,8 @@ def s_max(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``p`` is not a floating-point tensor, or ``sources``, ``base`` or
-        ``batch_ndim`` are invalid.
+        If ``p`` is not a floating-point tensor, or ``sources``, ``target``, ``base`` or
+        ``batch_ndim`` are invalid, or a source contains the target axis.
 
     See Also
     --------
@@ -275,16 +323,23 @@ def s_max(
     1.0
     """
     table, groups, log_base, batch_ndim = prepare(
-        p, sources, func="s_max", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="s_max",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
     whole = _mi_whole(table, batch_ndim, groups)
-    return (whole - _i_max_nats(table, batch_ndim, groups)) / log_base
+    return (whole - i_max_nats(table, batch_ndim, groups)) / log_base
 
 
 def i_min(
     p: Tensor,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -294,11 +349,14 @@ def i_min(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         Source groups A_i as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. Axes in no group are summed out.
+        Default: each axis but the target on its own. Axes in no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -316,8 +374,8 @@ def i_min(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
-        If ``p`` is not a floating-point tensor, or ``sources``, ``base`` or
-        ``batch_ndim`` are invalid.
+        If ``p`` is not a floating-point tensor, or ``sources``, ``target``, ``base`` or
+        ``batch_ndim`` are invalid, or a source contains the target axis.
 
     See Also
     --------
@@ -339,7 +397,13 @@ def i_min(
     0.3113
     """
     table, groups, log_base, batch_ndim = prepare(
-        p, sources, func="i_min", base=base, batch_ndim=batch_ndim, validate=validate
+        p,
+        sources,
+        func="i_min",
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        target=target,
     )
     spec = weighted_specific_informations(table, batch_ndim, groups)
     return spec.amin(dim=-2).sum(dim=-1) / log_base

@@ -56,8 +56,13 @@ def dep_batched(
     three pairs and is fitted by IPF (exact up to ``tol``; see :mod:`.ccs` on how dit's own
     fit, and so its values, can differ by up to about 1e-4 bits).
 
-    dit 2.3 extends I_dep to three sources through a partly filled lattice; this module
-    registers the two-source decomposition only.
+    James et al. define I_dep for two sources, and this module registers only that. dit 2.3
+    accepts three sources in ``PID_dep`` but does not define the decomposition: it computes
+    the three unique atoms, each the two-source I_dep of one source against the other two
+    merged, takes the redundancy of each two-element node from the two-source I_dep of its
+    two elements, and infers the rest of the lattice by shortcuts that close it only on
+    special tables (three-input XOR, RDN, copies); on the three-input AND and on generic
+    tables 15 of its 18 atoms are NaN (``tests/test_dep_three.py``).
 
     References
     ----------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synergy.pid._kernels import mutual_informations, specific_informations, target_marginal
+from synergy.pid._plumbing import mutual_informations, specific_informations, target_marginal
 from synergy.pid.imax import i_max_bits
 from synergy.pid.measures._common import two_source_atoms
 from synergy.pid.registry import register_decomposition

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synergy.pid._kernels import specific_informations, target_marginal
+from synergy.pid._plumbing import specific_informations, target_marginal
 from synergy.pid.imin import imin_redundancies
 from synergy.pid.lattice import Antichain, RedundancyLattice
 from synergy.pid.registry import register_measure

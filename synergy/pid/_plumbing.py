@@ -5,33 +5,33 @@ Specific and mutual information come from synergy.information, the library's one
 
 from __future__ import annotations
 
-import math
-from functools import cache
+from typing import Any
 
-import numba
 import numpy as np
 
-from synergy._kernels import read_only
+from synergy import _kernels
 from synergy._validate import (
     InvalidDistributionError,
     as_table,
     check_base,
     check_batch_ndim,
     invalid,
-    resolve_sources,
+    resolve_target_sources,
 )
 from synergy.information import entropy_bits, specific_information_nats
 
 __all__ = [
     "entropy_of",
-    "finish",
     "joint_with_target",
     "marginal",
     "mutual_informations",
     "prepare",
+    "sources_as_given",
     "specific_informations",
+    "target_last",
     "target_marginal",
     "union",
+    "with_target_last",
 ]
 
 _LN2 = float(np.log(2.0))
@@ -48,11 +48,14 @@ def prepare(
     batch_ndim: int,
     validate: bool,
     min_sources: int = 1,
+    target: object = -1,
 ) -> tuple[np.ndarray, Groups, float, int]:
     """Check a measure's arguments: (table, source groups, log2(base), batch_ndim).
 
-    Measures work in bits and divide by log2(base) once; it is exactly 1.0 for base 2, so
-    dyadic tables such as XOR come out exact.
+    The table comes back with its ``target`` axis last and the groups renumbered to match
+    (a view; the table itself when the target is last already). Measures work in bits and
+    divide by log2(base) once; it is exactly 1.0 for base 2, so dyadic tables such as XOR
+    come out exact.
     """
     batch_ndim = check_batch_ndim(batch_ndim, func)
     log2_base = check_base(base, func) / _LN2
@@ -66,15 +69,63 @@ def prepare(
             f"an array of shape {table.shape} with batch_ndim={batch_ndim}",
             kind=InvalidDistributionError,
         )
-    groups = resolve_sources(sources, table.ndim - batch_ndim, func=func, min_sources=min_sources)
-    return table, groups, log2_base, batch_ndim
+    axis, groups = resolve_target_sources(
+        sources,
+        target,
+        table.ndim - batch_ndim,
+        func=func,
+        batch_ndim=batch_ndim,
+        min_sources=min_sources,
+    )
+    return target_last(table, batch_ndim, axis), groups, log2_base, batch_ndim
 
 
-def finish(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
-    """A Python float for one table, an ndarray of the batch shape for a batch."""
-    if batch_ndim == 0:
-        return float(values)
-    return np.asarray(values, dtype=np.float64)
+def target_last(table: np.ndarray, batch_ndim: int, axis: int) -> np.ndarray:
+    """``table`` with its table axis ``axis`` moved last: a view, ``table`` itself if it is."""
+    if axis == table.ndim - batch_ndim - 1:
+        return table
+    return np.moveaxis(table, batch_ndim + axis, -1)
+
+
+def sources_as_given(groups: Groups, axis: int) -> Groups:
+    """Groups renumbered for a table with its target moved last, back in the table's own axes."""
+    return tuple(tuple(a + (a >= axis) for a in g) for g in groups)
+
+
+def with_target_last(
+    p: Any,
+    sources: Any,
+    target: Any,
+    *,
+    func: str,
+    batch_ndim: Any,
+    min_sources: int = 1,
+) -> tuple[Any, Any]:
+    """``(p, sources)`` with the target axis moved last, for functions that check ``p`` later.
+
+    The default ``target=-1`` returns both untouched, with no conversion. Otherwise the
+    groups come back resolved and renumbered for the moved table (a view of ``p`` as an
+    array). Input too broken to have axes is returned as it is, for the function's own
+    checks to word the error about ``p``.
+    """
+    if type(target) is int and target == -1:
+        return p, sources
+    batch_ndim = check_batch_ndim(batch_ndim, func)
+    try:
+        arr = np.asarray(p)
+    except (ValueError, TypeError):  # ragged: the function's checks word the error
+        return p, sources
+    if arr.ndim - batch_ndim < 2:
+        return p, sources
+    axis, groups = resolve_target_sources(
+        sources,
+        target,
+        arr.ndim - batch_ndim,
+        func=func,
+        batch_ndim=batch_ndim,
+        min_sources=min_sources,
+    )
+    return target_last(arr, batch_ndim, axis), groups
 
 
 def union(groups: Groups) -> tuple[int, ...]:
@@ -82,39 +133,9 @@ def union(groups: Groups) -> tuple[int, ...]:
     return tuple(sorted({a for g in groups for a in g}))
 
 
-@cache
-def _kept_index(shape: tuple[int, ...], keep: tuple[int, ...]) -> np.ndarray:
-    """For every cell of a table of ``shape`` (C order), its cell in the marginal on ``keep``."""
-    index = np.ravel_multi_index(
-        tuple(np.indices(shape)[a] for a in keep), tuple(shape[a] for a in keep)
-    ).ravel()
-    index.flags.writeable = False
-    return index
-
-
-@numba.njit(cache=True)
-def _marginal_kernel(flat: np.ndarray, kept_index: np.ndarray, n_kept: int) -> np.ndarray:
-    # One serial pass over the cells. ndarray.sum over short middle axes runs a tiny inner
-    # loop per table (20 ms for 1e5 2x2x2 tables); a matmul with a 0/1 matrix is fast alone
-    # but OpenBLAS threads spin badly on a busy machine. This takes about 1 ms either way.
-    n_tables, n_cells = flat.shape
-    out = np.zeros((n_tables, n_kept))
-    for b in range(n_tables):
-        for c in range(n_cells):
-            out[b, kept_index[c]] += flat[b, c]
-    return out
-
-
 def marginal(table: np.ndarray, batch_ndim: int, keep: tuple[int, ...]) -> np.ndarray:
     """The marginal over the table axes ``keep`` (sorted), shape (*batch, *kept sizes)."""
-    shape = table.shape[batch_ndim:]
-    if keep == tuple(range(len(shape))):
-        return table
-    batch_shape = table.shape[:batch_ndim]
-    kept_shape = tuple(shape[a] for a in keep)
-    flat = np.ascontiguousarray(table).reshape(math.prod(batch_shape), -1)
-    out = _marginal_kernel(read_only(flat), _kept_index(shape, keep), math.prod(kept_shape))
-    return out.reshape(*batch_shape, *kept_shape)
+    return _kernels.marginal(table, batch_ndim, keep)
 
 
 def joint_with_target(table: np.ndarray, batch_ndim: int, group: tuple[int, ...]) -> np.ndarray:

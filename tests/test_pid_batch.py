@@ -118,3 +118,9 @@ def test_decompose_of_an_empty_batch_checks_its_parameters() -> None:
         synergy.decompose(np.zeros((0, 2, 2, 2)), "nope", batch_ndim=1)
     with pytest.raises(synergy.InvalidDistributionError, match="non-empty"):
         synergy.decompose(np.zeros((3, 2, 0, 2)), "imin", batch_ndim=1)
+    # The target axis is honoured: sources [1, 2] with the target first, not last.
+    empty = synergy.decompose(np.zeros((0, 3, 2, 2)), "imin", [1, 2], target=0, batch_ndim=1)
+    assert empty.sources == ((1,), (2,))
+    assert empty.synergy.shape == (0,)
+    with pytest.raises(synergy.InvalidParameterError, match="`sources`"):
+        synergy.decompose(np.zeros((0, 3, 2, 2)), "imin", [0, 1], target=0, batch_ndim=1)

@@ -148,7 +148,7 @@ def decompose(
     """
     empty = _empty_batch(p, batch_ndim)
     if empty is not None:
-        return _empty_result(*empty, measure, sources, base=base, solver=solver)
+        return _empty_result(*empty, measure, sources, target=target, base=base, solver=solver)
     record = get_measure(measure, func=_FUNC, param="measure")
     if solver is not None and "solver" not in record.options:
         raise invalid(
@@ -268,6 +268,7 @@ def _empty_result(
     measure: str,
     sources: object,
     *,
+    target: int,
     base: float,
     solver: str | None,
 ) -> PIDResult[np.ndarray]:
@@ -279,7 +280,7 @@ def _empty_result(
     """
     probe = np.full((1, *table_shape), 1.0 / float(np.prod(table_shape)))
     one: PIDResult[Any] = decompose(
-        probe, measure, sources, base=base, batch_ndim=1, solver=solver
+        probe, measure, sources, target=target, base=base, batch_ndim=1, solver=solver
     )
 
     def cut(value: Any) -> Any:

@@ -86,3 +86,41 @@ def test_built_on_the_core_quantities() -> None:
     np.testing.assert_allclose(
         s_max(tables, batch_ndim=1), mi - (p_y * spec.max(axis=-2)).sum(-1), atol=1e-13, rtol=0
     )
+
+
+@pytest.mark.parametrize("measure", sorted(synergy.pid.MEASURES))
+@pytest.mark.parametrize("batch", [(0,), (2, 0)])
+def test_decompose_of_an_empty_batch_is_empty_of_the_batch_shape(measure, batch) -> None:  # type: ignore[no-untyped-def]
+    empty = synergy.decompose(np.zeros((*batch, 2, 2, 2)), measure, batch_ndim=len(batch))
+    # As union_information and a batch of one table answer: every value an array of the
+    # batch shape, with the same status, gap and iterations fields.
+    one = synergy.decompose(np.full((1, 2, 2, 2), 0.125), measure, batch_ndim=1)
+    assert empty.batch_shape == batch
+    values = [empty.synergy, empty.redundancy, *empty.unique, empty.mutual_information]
+    values += [*empty.atoms.values(), *empty.redundancies.values()]
+    assert all(isinstance(v, np.ndarray) and v.shape == batch for v in values)
+    assert set(empty.atoms) == set(one.atoms)
+    for field in ("status", "gap", "iterations"):
+        got, ref = getattr(empty, field), getattr(one, field)
+        if isinstance(ref, np.ndarray):
+            assert got.shape == batch, field
+            assert got.dtype.kind == ref.dtype.kind, field
+        else:
+            assert got == ref, field
+    union = synergy.union_information(np.zeros((*batch, 2, 2, 2)), batch_ndim=len(batch))
+    assert union.synergy.shape == empty.synergy.shape
+
+
+def test_decompose_of_an_empty_batch_checks_its_parameters() -> None:
+    with pytest.raises(synergy.InvalidParameterError, match=r"`sources`.*exactly 2 source groups"):
+        synergy.decompose(np.zeros((0, 2, 2, 2, 2)), "broja", batch_ndim=1)
+    with pytest.raises(synergy.InvalidParameterError, match="`measure`"):
+        synergy.decompose(np.zeros((0, 2, 2, 2)), "nope", batch_ndim=1)
+    with pytest.raises(synergy.InvalidDistributionError, match="non-empty"):
+        synergy.decompose(np.zeros((3, 2, 0, 2)), "imin", batch_ndim=1)
+    # The target axis is honoured: sources [1, 2] with the target first, not last.
+    empty = synergy.decompose(np.zeros((0, 3, 2, 2)), "imin", [1, 2], target=0, batch_ndim=1)
+    assert empty.sources == ((1,), (2,))
+    assert empty.synergy.shape == (0,)
+    with pytest.raises(synergy.InvalidParameterError, match="`sources`"):
+        synergy.decompose(np.zeros((0, 3, 2, 2)), "imin", [0, 1], target=0, batch_ndim=1)

@@ -494,6 +494,48 @@ def test_the_scan_command_writes_parquet_and_prints_the_top_rows(tmp_path, capsy
     pd.testing.assert_frame_equal(written, expected)
 
 
+def _user_mmi(p, alpha):
+    """I_cap(alpha) = min over the antichain's elements A of I(A; Y), in bits (a user's MMI)."""
+    from scipy.special import entr
+
+    k = p.ndim - 1
+    values = []
+    for element in alpha:
+        joint = p.sum(axis=tuple(a for a in range(k) if a not in element))
+        joint = joint.reshape(-1, p.shape[-1])
+        h = lambda q: float(entr(q).sum()) / np.log(2)  # noqa: E731
+        values.append(h(joint.sum(axis=1)) + h(joint.sum(axis=0)) - h(joint))
+    return min(values)
+
+
+def test_the_scan_command_ranks_by_a_measure_registered_later(tmp_path, capsys):
+    from synergy.__main__ import main
+    from synergy.pid import register_measure
+
+    frame = _recording(n=200)[["a", "b", "xor", "and"]]
+    frame.to_csv(tmp_path / "rec.csv", index=False)
+    argv = ["scan", str(tmp_path / "rec.csv"), "--out", str(tmp_path / "run"), "--top", "4"]
+    register_measure("user_mmi", _user_mmi, max_sources=2)
+    try:
+        # i_min is a redundancy, not a synergy: the user's measure is the one to rank by.
+        assert main([*argv, "--measures", "i_min,user_mmi"]) == 0
+    finally:
+        unregister_measure("user_mmi")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == "top 4 by user_mmi (bits):"
+    written = pd.read_parquet(tmp_path / "run" / "result.parquet")
+    # Reference: the library's own MMI decomposition of each row's table.
+    for _, row in written.iterrows():
+        _, table = _per_table(frame, row, 2)
+        np.testing.assert_allclose(
+            row["user_mmi"], synergy.decompose(table, "mmi").synergy, atol=1e-12
+        )
+    top = written.sort_values("user_mmi", ascending=False, kind="stable").head(4)
+    shown = [line.split()[:3] for line in printed[3:7]]
+    assert shown == top[["source_1", "source_2", "target"]].to_numpy().tolist()
+    assert shown[0] == ["a", "b", "xor"]  # the planted XOR: 1 bit of synergy
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -538,13 +580,17 @@ def test_scan_command_refuses_a_used_out_and_a_missing_file_in_one_line(tmp_path
         assert message in proc.stderr
 
 
-def test_a_column_with_too_many_levels_is_named():
-    ids = np.arange(1200)  # 1,200 distinct integers: 1200**3 cells for a pair and a target
-    data = pd.DataFrame({"id": ids, "a": ids % 2, "b": ids % 3})
-    with pytest.raises(InvalidParameterError, match=r"column 'id' with 1200 distinct values"):
+def test_columns_with_too_many_levels_are_named():
+    ids = np.arange(1200)  # 1,200 distinct integers in two columns: 1200 * 1200 * 3 cells
+    data = pd.DataFrame({"id": ids, "id2": ids[::-1], "a": ids % 2, "b": ids % 3})
+    with pytest.raises(
+        InvalidParameterError, match=r"columns 'id' with 1200, 'id2' with 1200, 'b' with 3 dis"
+    ):
         synergy.scan(data, measures=["wms"])
-    # Binned, it is an ordinary column.
-    assert len(synergy.scan(data, measures=["wms"], bins=4)) == 3
+    # Binned, they are ordinary columns.
+    assert len(synergy.scan(data, measures=["wms"], bins=4)) == 12
+    # One such column is only as wide as its own tables (1200 * 3 * 2 cells at most).
+    assert len(synergy.scan(data.drop(columns="id2"), measures=["wms"])) == 3
 
 
 def test_s_vk_goes_through_the_batched_solver_once_it_takes_batch_ndim(monkeypatch):

@@ -28,9 +28,9 @@ __all__ = ["scan"]
 logger = logging.getLogger(__name__)
 
 _FUNC = "scan"
-# Rows per chunk by default, lowered for big tables so that a chunk's tables stay near 32 MB.
+# Rows per chunk by default; a chunk's tables are counted and measured a slice at a time, so
+# its memory does not depend on their size.
 _DEFAULT_ROWS = 8192
-_CHUNK_CELLS = 2**22
 _MAX_CELLS = 2**20
 
 
@@ -223,8 +223,9 @@ def scan(
         Allow a non-empty ``out`` that is not being resumed (files are written over, nothing
         is deleted).
     chunk_size : int, optional, keyword-only
-        Rows per chunk (whole source sets, so chunks hold about this many). Default 8192, less
-        for large tables. It fixes the permutation streams, so a resume must keep it.
+        Rows per chunk (whole source sets, so chunks hold about this many). Default 8192, or
+        on a resume the saved chunking. It fixes the permutation streams, so a resume must
+        keep it.
     progress : bool, optional, keyword-only
         A tqdm bar counting rows, with rate and ETA; default on when stderr is a terminal.
 
@@ -253,8 +254,9 @@ def scan(
     -----
     Each row equals the per-table call on ``synergy.tables.from_samples`` of its columns
     (after dropping the samples where one of them is missing): the tables are counted from
-    integer codes, padded with zero-probability symbols to the largest cardinality, which
-    no measure sees. Equal-frequency bins: a value's bin is floor(bins * r / n), r the number
+    integer codes, each with its own columns' numbers of values, and a chunk's tables are
+    measured in one batch per table shape, so a wide column costs wide tables only in its
+    own rows. Equal-frequency bins: a value's bin is floor(bins * r / n), r the number
     of values strictly below it and n the number of non-missing values, so equal values
     always share a bin and ties can leave bins uneven. A permutation p-value is
     (1 + #{shuffles with value >= observed - 1e-9 bits}) / (1 + n_permutations); one shuffle
@@ -305,19 +307,21 @@ def scan(
         raise invalid("overwrite", _FUNC, "False when resume=True", "True")
 
     radix = max(coded.levels)
-    cells = radix ** (k + 1)
+    # The largest table a row builds: its k + 1 widest columns.
+    widest = sorted(range(n_variables), key=lambda v: -coded.levels[v])[: k + 1]
+    cells = math.prod(coded.levels[v] for v in widest)
     if cells > _MAX_CELLS:
         raise invalid(
             "sources",
             _FUNC,
             f"few enough that a table has at most {_MAX_CELLS} cells",
-            f"{k} sources and column {coded.names[coded.levels.index(radix)]!r} with {radix} "
-            f"distinct values ({cells} cells)",
+            f"{k} sources and columns "
+            + ", ".join(f"{coded.names[v]!r} with {coded.levels[v]}" for v in widest)
+            + f" distinct values ({cells} cells)",
             hint="Use fewer sources, or pass bins=k to cut numeric columns into k bins.",
         )
-    rows = chunk_size or max(1, min(_DEFAULT_ROWS, _CHUNK_CELLS // cells))
+    saved = saved_parameters(out) if resume else None
     if seed is None and resume:
-        saved = saved_parameters(out)
         entropy = saved["seed_entropy"] if saved else np.random.SeedSequence().entropy
     else:
         entropy = np.random.SeedSequence(seed).entropy
@@ -332,11 +336,15 @@ def scan(
         seed_entropy=int(entropy),  # type: ignore[arg-type]
         sets_per_chunk=1,
     )
-    # Whole source sets per chunk, as many as give about `rows` rows (a set's rows are the
-    # targets outside it, n_rows / n_sets on average).
-    plan = dataclasses.replace(
-        plan, sets_per_chunk=max(1, math.ceil(rows * plan.n_sets / plan.n_rows))
-    )
+    if chunk_size is None and saved and "sets_per_chunk" in saved:
+        # A resume keeps the chunks it is resuming, whatever the default chunking became.
+        per_chunk = int(saved["sets_per_chunk"])
+    else:
+        # Whole source sets per chunk, as many as give about `rows` rows (a set's rows are
+        # the targets outside it, n_rows / n_sets on average).
+        rows = chunk_size or _DEFAULT_ROWS
+        per_chunk = max(1, math.ceil(rows * plan.n_sets / plan.n_rows))
+    plan = dataclasses.replace(plan, sets_per_chunk=per_chunk)
     store = None
     if out is not None:
         params = plan_parameters(plan, coded.names, bins, coded.fingerprint())
@@ -357,7 +365,7 @@ def scan(
     bar = _progress_bar(progress, plan.n_rows, initial)
     codes = coded.codes
     tgt = codes if list(chosen) == list(range(n_variables)) else codes[:, list(chosen)]
-    counter = Counter.build(codes, tgt, radix, k)
+    counter = Counter.build(codes, tgt, coded.levels, tuple(coded.levels[t] for t in chosen))
     runner = (
         _local(counter, plan, todo)
         if client is None

@@ -16,8 +16,6 @@ from synergy._validate import InvalidDistributionError, InvalidParameterError, I
 __all__ = ["main"]
 
 PROG = "python -m synergy scan"
-# Measures whose column is a synergy, in the order the top rows are ranked by.
-_RANK_BY = ("s_vk", "s_max", "wms", "broja", "vk", "imin", "imax")
 
 
 class _UserError(Exception):
@@ -133,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    rank = next((m for m in _RANK_BY if m in table.columns), "mutual_information")
+    from synergy._scan._measures import synergy_ranking
+
+    # By the first synergy the scan computed (the registry says which columns are one).
+    rank = next(iter(synergy_ranking(table.columns)), "mutual_information")
     top = table.sort_values(rank, ascending=False, kind="stable").head(max(args.top, 0))
     print(f"{len(table)} rows written to {os.path.join(args.out, 'result.parquet')}")
     print(f"top {len(top)} by {rank} (bits):")

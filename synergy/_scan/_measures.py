@@ -7,7 +7,7 @@ accepts ``batch_ndim``; every measure of the PID registry gives its synergy atom
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 import synergy.information as information
 import synergy.pid as pid
 
-__all__ = ["columns_of", "evaluate", "known_measures"]
+__all__ = ["columns_of", "evaluate", "known_measures", "synergy_ranking"]
 
 # Public functions with ``batch_ndim``: the column is the function's value, in bits.
 _BATCHED: dict[str, Callable[..., float | np.ndarray]] = {
@@ -26,12 +26,27 @@ _BATCHED: dict[str, Callable[..., float | np.ndarray]] = {
     "i_min": pid.i_min,
 }
 _EXTRA_COLUMNS = {"s_vk": ("s_vk", "s_vk_gap")}
+# The built-in columns that are a synergy, the most trusted first (certified S_VK, then the
+# upper bound S_max, then WMS, which can be negative); i_min, i_max and mutual_information are
+# not. Every decompose() measure's column is its synergy atom.
+_SYNERGY_FIRST = ("s_vk", "s_max", "wms")
 
 
 def known_measures() -> tuple[str, ...]:
     """Every accepted name, read when asked so that measures registered later show up."""
     extra = tuple(m for m in pid.MEASURES if m not in _BATCHED and m != "s_vk")
     return (*_BATCHED, "s_vk", *extra)
+
+
+def synergy_ranking(computed: Iterable[str]) -> tuple[str, ...]:
+    """The computed measures whose column is a synergy, in the order to rank rows by.
+
+    The built-in synergies first, then the decompose() measures in the registry's order,
+    read when asked, so that a measure registered later ranks with no new code.
+    """
+    present = set(computed)
+    registered = (m for m in known_measures() if m not in _BATCHED and m != "s_vk")
+    return tuple(m for m in (*_SYNERGY_FIRST, *registered) if m in present)
 
 
 def columns_of(measure: str) -> tuple[str, ...]:

@@ -57,12 +57,25 @@ def _write_text(path: str, text: str) -> None:
 
 
 def saved_parameters(path: Any) -> dict[str, Any] | None:
-    """The parameters in ``path``'s manifest, or None when there is none."""
+    """The parameters in ``path``'s manifest, or None when there is none.
+
+    A manifest of another format is refused: its chunks may not be this version's rows.
+    """
     manifest = os.path.join(os.fspath(path), MANIFEST)
     if not os.path.isfile(manifest):
         return None
     with open(manifest) as f:
-        params: dict[str, Any] = json.load(f)["parameters"]
+        body = json.load(f)
+    if body.get("format") != _FORMAT:
+        raise invalid(
+            "out",
+            "scan",
+            f"a scan directory of manifest format {_FORMAT} to resume",
+            f"format {body.get('format')!r} in {manifest!r}",
+            hint="It was written by another version of synergy: resume it with that version, "
+            "or start a new scan in another directory.",
+        )
+    params: dict[str, Any] = body["parameters"]
     return params
 
 

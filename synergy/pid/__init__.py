@@ -22,7 +22,7 @@ from synergy.pid.registry import (
     unregister_measure,
 )
 from synergy.pid.result import PIDResult
-from synergy.pid.vk import UnionInformation, s_vk, union_information
+from synergy.pid.vk import UnionInformation, UnionInformationBatch, s_vk, union_information
 from synergy.pid.wms import wms
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "PIDResult",
     "RedundancyLattice",
     "UnionInformation",
+    "UnionInformationBatch",
     "decompose",
     "get_measure",
     "i_max",

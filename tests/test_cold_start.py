@@ -24,7 +24,6 @@ import json
 import numpy as np
 import synergy
 from synergy import _kernels
-from synergy.pid import _plumbing as pid_kernels
 from synergy.testing import AND, XOR
 
 batch = np.random.default_rng(0).dirichlet(np.ones(8), size=3).reshape(-1, 2, 2, 2)
@@ -41,7 +40,7 @@ kernels = {
     "_short_rows_serial": _kernels._short_rows_serial,
     "_marginal_rows_serial": _kernels._marginal_rows_serial,
     "_specific_information_rows": _kernels._specific_information_rows,
-    "pid._marginal_kernel": pid_kernels._marginal_kernel,
+    "_marginal_sum_rows": _kernels._marginal_sum_rows,
 }
 print(json.dumps({name: len(k.signatures) for name, k in kernels.items()}))
 """

@@ -489,6 +489,8 @@ def s_vk(
     target: int = ...,
     base: float = ...,
     solver: str = ...,
+    tol: float = ...,
+    max_iter: int = ...,
     batch_ndim: Literal[0] = ...,
     validate: bool = ...,
 ) -> float: ...
@@ -502,6 +504,8 @@ def s_vk(
     target: int = ...,
     base: float = ...,
     solver: str = ...,
+    tol: float = ...,
+    max_iter: int = ...,
     batch_ndim: int,
     validate: bool = ...,
 ) -> float | np.ndarray: ...
@@ -514,6 +518,8 @@ def s_vk(
     target: int = -1,
     base: float = 2,
     solver: str = "auto",
+    tol: float = _DEFAULT_TOL,
+    max_iter: int = _DEFAULT_MAX_ITER,
     batch_ndim: int = 0,
     validate: bool = True,
 ) -> float | np.ndarray:
@@ -539,6 +545,11 @@ def s_vk(
         As in :func:`union_information`: "auto" (the dedicated solver, falling back to
         cvxpy with a warning), "dedicated", "cvxpy", "cvxpy-clarabel", "cvxpy-ecos" or
         "cvxpy-scs".
+    tol : float, keyword-only
+        Proven duality gap to reach, in the unit of ``base`` (as in
+        :func:`union_information`; the conic solvers certify to about 1e-9 bits).
+    max_iter : int, keyword-only
+        Iteration limit of each solver run (as in :func:`union_information`).
     batch_ndim : int, keyword-only
         Number of leading batch axes (see :func:`union_information`).
     validate : bool, keyword-only
@@ -562,6 +573,8 @@ def s_vk(
         target=target,
         base=base,
         solver=solver,
+        tol=tol,
+        max_iter=max_iter,
         batch_ndim=batch_ndim,
         validate=validate,
     ).synergy

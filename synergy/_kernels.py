@@ -796,8 +796,9 @@ def _marginal_groups(table_shape: tuple[int, ...], axes: tuple[int, ...]) -> np.
     return groups
 
 
-# Tables up to this many cells take their marginals in the compiled scatter-add; larger
-# ones reduce with ndarray.sum (see marginal).
+# Tables up to this many cells take their marginals in the compiled scatter-add, and their
+# marginal entropies in the fused kernel (synergy.information.entropy_bits); larger ones
+# reduce with ndarray.sum (see marginal). One bound for both: the same reduction trade-off.
 MARGINAL_KERNEL_MAX_CELLS = 4096
 
 

@@ -37,9 +37,6 @@ __all__ = [
 
 Axes = int | Sequence[int] | None
 
-# Tables up to this size take the fused marginal-entropy kernel (see entropy_bits).
-_FUSED_MARGINAL_MAX_CELLS = 4096
-
 
 def as_result(values: np.ndarray, batch_ndim: int) -> float | np.ndarray:
     """A Python float for one table, an ndarray over the batch shape otherwise.
@@ -69,7 +66,7 @@ def entropy_bits(arr: np.ndarray, batch_ndim: int, axes: tuple[int, ...]) -> np.
         return np.zeros(batch_shape)
     n_tables = math.prod(batch_shape)
     table_shape = arr.shape[batch_ndim:]
-    if math.prod(table_shape) <= _FUSED_MARGINAL_MAX_CELLS:
+    if math.prod(table_shape) <= _kernels.MARGINAL_KERNEL_MAX_CELLS:
         rows = np.ascontiguousarray(arr).reshape(n_tables, -1)
         return _kernels.marginal_neg_xlogx_rows(rows, table_shape, axes).reshape(batch_shape)
     m = np.ascontiguousarray(_marginal(arr, batch_ndim, axes))
@@ -153,7 +150,7 @@ def entropy(
         group = tuple(range(table_ndim))
     else:
         group = _group(axes, table_ndim, "axes", "entropy")
-    if fused and math.prod(arr.shape[batch_ndim:]) > _FUSED_MARGINAL_MAX_CELLS:
+    if fused and math.prod(arr.shape[batch_ndim:]) > _kernels.MARGINAL_KERNEL_MAX_CELLS:
         batch_shape = arr.shape[:batch_ndim]
         n_tables = math.prod(batch_shape)
         h, sums, n_bad = _kernels.neg_xlogx_rows_checked(arr.reshape(n_tables, -1))

@@ -6,6 +6,7 @@ Doctests are run separately by ``make test`` (``--doctest-modules synergy``).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import inspect
@@ -180,6 +181,55 @@ def _executable_pages() -> list[object]:
     return pages
 
 
+# Packages that pages import and the `test` extra does not install.
+OPTIONAL_IMPORTS = ("torch", "matplotlib")
+
+
+def _page_needs(text: str) -> set[str]:
+    """The optional packages a page needs: skip it where one is missing."""
+    needs = {
+        name
+        for name in OPTIONAL_IMPORTS
+        if re.search(rf"^\s*(?:import|from)\s+{name}\b", text, flags=re.MULTILINE)
+    }
+    # Pages on the torch side need the torch (and, for the trainer, vae) extras.
+    if "torch" in text or "synergy.vae" in text:
+        needs.add("torch")
+    if "synergy.vae" in text:
+        needs.add("matplotlib")
+    return needs
+
+
+def _imported_modules(page: str) -> set[str]:
+    """Top-level names of the modules a page's code cells import, read by the parser."""
+    jupytext = pytest.importorskip("jupytext")
+    notebook = jupytext.read(DOCS / page)
+    names: set[str] = set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        # IPython magics and shell lines are no Python.
+        code = "\n".join(
+            "" if line.lstrip().startswith(("%", "!")) else line
+            for line in cell.source.splitlines()
+        )
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("page", _executable_pages())
+def test_a_page_is_skipped_where_an_optional_import_is_missing(page: str) -> None:
+    imported = _imported_modules(page) & set(OPTIONAL_IMPORTS)
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert imported <= _page_needs(text), (
+        f"docs/{page} imports {sorted(imported - _page_needs(text))} without a skip"
+    )
+
+
 @pytest.mark.parametrize("page", _executable_pages())
 def test_page_executes(page: str) -> None:
     jupytext = pytest.importorskip("jupytext")
@@ -187,11 +237,8 @@ def test_page_executes(page: str) -> None:
     pytest.importorskip("ipykernel")
     path = DOCS / page
     text = path.read_text(encoding="utf-8")
-    # Pages on the torch side need the torch (and, for the trainer, vae) extras.
-    if "torch" in text or "synergy.vae" in text:
-        pytest.importorskip("torch")
-    if "synergy.vae" in text:
-        pytest.importorskip("matplotlib")
+    for name in sorted(_page_needs(text)):
+        pytest.importorskip(name)
     notebook = jupytext.read(path)
     client = nbclient.NotebookClient(
         notebook,

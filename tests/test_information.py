@@ -262,3 +262,27 @@ def test_fused_validation_gives_the_same_bits_and_the_same_errors():
         entropy(bad)
     with pytest.raises(synergy.InvalidDistributionError, match="summing to 1"):
         entropy(p * 1.01)
+
+
+def test_one_bound_switches_both_marginal_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The marginal and the fused marginal entropy switch from the compiled pass to
+    # ndarray.sum at one size, synergy._kernels.MARGINAL_KERNEL_MAX_CELLS: lowering it
+    # below a table's cell count sends the entropy down numpy's path too.
+    from synergy import _kernels
+    from synergy.information import entropy_bits
+
+    fused = {"calls": 0}
+    kernel = _kernels.marginal_neg_xlogx_rows
+
+    def counted(*args: object, **kwargs: object) -> np.ndarray:
+        fused["calls"] += 1
+        return kernel(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_kernels, "marginal_neg_xlogx_rows", counted)
+    p = np.full((2, 3, 2), 1 / 12)
+    # H(X1, X2) of the uniform 2x3 marginal: log2(6) bits, by definition of the uniform law.
+    np.testing.assert_allclose(entropy_bits(p, 0, (0, 1)), math.log2(6), rtol=1e-15)
+    assert fused["calls"] == 1
+    monkeypatch.setattr(_kernels, "MARGINAL_KERNEL_MAX_CELLS", 4)
+    np.testing.assert_allclose(entropy_bits(p, 0, (0, 1)), math.log2(6), rtol=1e-15)
+    assert fused["calls"] == 1  # the 12-cell table now takes ndarray.sum

@@ -51,6 +51,34 @@ def test_decompose_bad_measure() -> None:
         decompose(AND, "imin", solver="cvxpy")
 
 
+@pytest.mark.parametrize("measure", ["imin", "imax", "mmi", "ccs"])
+@pytest.mark.parametrize(("name", "value"), [("tol", 1e-6), ("max_iter", 50)])
+def test_decompose_refuses_solver_options_for_closed_forms(
+    measure: str, name: str, value: float
+) -> None:
+    # A closed form has no gap to bound: the option would be silently ignored.
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"`{name}` parameter of decompose must be None for the measure '{measure}'",
+    ):
+        decompose(AND, measure, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"tol": -1.0}, InvalidParameterError, "`tol` parameter of decompose"),
+        ({"tol": float("inf")}, InvalidParameterError, "`tol` parameter of decompose"),
+        ({"tol": "small"}, InvalidTypeError, "`tol` parameter of decompose"),
+        ({"max_iter": 0}, InvalidParameterError, "`max_iter` parameter of decompose"),
+        ({"max_iter": 2.5}, InvalidTypeError, "`max_iter` parameter of decompose"),
+    ],
+)
+def test_decompose_bad_solver_options(kwargs: dict[str, object], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        decompose(AND, "broja", **kwargs)  # type: ignore[arg-type]
+
+
 def test_decompose_source_counts() -> None:
     three = np.full((2, 2, 2, 2), 1 / 16)
     for measure in ("imax", "broja", "vk"):

@@ -345,3 +345,35 @@ def test_dit_ccs_fit_misses_its_constraints() -> None:
             assert miss > 1e-6
         else:
             assert miss < bound
+
+
+@pytest.mark.parametrize("name", ["mmi", "gk", "dep"])
+def test_measures_use_the_library_marginal_and_entropy(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One home per primitive: the measures' mutual informations come from the library's
+    # one marginal (synergy._kernels.marginal) and one entropy sum
+    # (synergy.information.entropy_bits), not from copies of their own.
+    from synergy import _kernels, information
+    from synergy.pid.measures import _common
+
+    calls = {"marginal": 0, "entropy": 0}
+    marginal, entropy = _kernels.marginal, information.entropy_bits
+
+    def counted_marginal(*args: object, **kwargs: object) -> np.ndarray:
+        calls["marginal"] += 1
+        return marginal(*args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_entropy(*args: object, **kwargs: object) -> np.ndarray:
+        calls["entropy"] += 1
+        return entropy(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_kernels, "marginal", counted_marginal)
+    monkeypatch.setattr(_common, "entropy_bits", counted_entropy, raising=False)
+    rng = np.random.default_rng(0)
+    stack = np.stack([random_table(rng, (2, 3, 2)) for _ in range(3)])
+    lattice_decomposition(name, stack, batch_ndim=1)
+    assert calls["entropy"] > 0
+    if name == "mmi":  # the joints P(A, Y) of the lattice's elements
+        assert calls["marginal"] > 0
+    assert not hasattr(_common, "entr")  # no third entropy beside the library's

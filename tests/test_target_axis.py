@@ -8,6 +8,7 @@ tests/test_pid_*.py, tests/test_vk*.py and tests/test_information.py.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -320,6 +321,7 @@ def test_a_source_on_the_target_axis_names_both_parameters(name: str, call: Any)
 
 
 TORCH_NAMES = ["wms", "i_max", "s_max", "i_min"]
+TORCH_VK_NAMES = ["s_vk", "union_information"]
 
 
 @pytest.mark.torch
@@ -348,7 +350,37 @@ def test_torch_closed_forms_read_the_target_from_any_axis(
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", TORCH_NAMES)
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_torch_union_information_and_s_vk_read_the_target_from_any_axis(
+    case: tuple[Any, ...],
+) -> None:
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("synergy.torch")
+    shape, groups, batch, t, seed = case
+    p = _random_tables(shape, batch, seed)
+    q = torch.tensor(np.moveaxis(p, -1, len(batch) + t), requires_grad=True)
+    kw = {"batch_ndim": len(batch)}
+    moved = _moved(groups, t)
+    # The numpy solver on the table with its target last is the independent answer.
+    expected = synergy.union_information(p, groups, **kw)
+    got_union = st.union_information(q, moved, target=t, **kw)
+    np.testing.assert_allclose(got_union.detach().numpy(), expected.value, atol=1e-9)
+    got_s_vk = st.s_vk(q, moved, target=t - len(shape), **kw)  # counted from the end
+    np.testing.assert_allclose(got_s_vk.detach().numpy(), expected.synergy, atol=1e-9)
+    # Gradients reach the table as given, in its own layout, and match those of the
+    # table with its target last moved to the same layout.
+    got_s_vk.sum().backward()
+    assert q.grad is not None
+    p_last = torch.tensor(p, requires_grad=True)
+    st.s_vk(p_last, groups, **kw).sum().backward()
+    assert p_last.grad is not None
+    torch.testing.assert_close(
+        q.grad, torch.movedim(p_last.grad, -1, len(batch) + t), atol=1e-7, rtol=0
+    )
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", [*TORCH_NAMES, *TORCH_VK_NAMES])
 def test_torch_bad_targets_are_refused(name: str) -> None:
     torch = pytest.importorskip("torch")
     st = pytest.importorskip("synergy.torch")
@@ -391,11 +423,35 @@ COVERED = {
     "synergy.pid.lattice_decomposition",
     "synergy.pid.merge_sources",
 }
+# synergy.torch's, where torch is installed.
+COVERED_TORCH = {
+    "synergy.torch.wms",
+    "synergy.torch.i_max",
+    "synergy.torch.s_max",
+    "synergy.torch.i_min",
+    "synergy.torch.s_vk",
+    "synergy.torch.union_information",
+}
+
+
+def _public_modules() -> list[Any]:
+    """synergy, synergy.pid and, where torch is installed, synergy.torch."""
+    modules = [synergy, synergy.pid]
+    try:
+        torch_api = importlib.import_module("synergy.torch")
+    except ImportError:  # the torch extra is not installed: no torch functions to cover
+        return modules
+    return [*modules, torch_api]
+
+
+def _covered() -> set[str]:
+    torch_too = any(m.__name__ == "synergy.torch" for m in _public_modules())
+    return COVERED | COVERED_TORCH if torch_too else COVERED
 
 
 def _public_functions() -> dict[str, Any]:
     out = {}
-    for module in (synergy, synergy.pid):
+    for module in _public_modules():
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isfunction(obj):
@@ -408,9 +464,10 @@ def test_every_public_function_with_a_target_is_tested() -> None:
     with_target = {
         name for name, f in functions.items() if "target" in inspect.signature(f).parameters
     }
-    assert with_target == COVERED, (
+    covered = _covered()
+    assert with_target == covered, (
         "a public function gained or lost `target=`: add it to the tests of this file "
-        f"(untested: {sorted(with_target - COVERED)}, gone: {sorted(COVERED - with_target)})"
+        f"(untested: {sorted(with_target - covered)}, gone: {sorted(covered - with_target)})"
     )
 
 
@@ -419,7 +476,21 @@ NO_TARGET = {
     # A number of variables; every variable of the recording takes its turn as the target
     # (chosen by name with `targets=`).
     "synergy.scan",
+    # Not yet: its `target=` comes with the measures being added to synergy.torch.decompose.
+    # Once it has one, test_no_target_exclusion_is_stale fails: move it to COVERED_TORCH.
+    "synergy.torch.decompose",
 }
+
+
+def test_no_target_exclusion_is_stale() -> None:
+    functions = _public_functions()
+    for name in NO_TARGET:
+        if name.startswith("synergy.torch.") and name not in functions:
+            continue  # torch not installed
+        assert name in functions, f"{name} is no public function"
+        assert "target" not in inspect.signature(functions[name]).parameters, (
+            f"{name} has `target=` now: test it in this file and take it out of NO_TARGET"
+        )
 
 
 def test_every_public_function_with_sources_has_a_target() -> None:

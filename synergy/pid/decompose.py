@@ -7,13 +7,14 @@ returns a PIDResult, for one table or a batch.
 from __future__ import annotations
 
 import dataclasses
+import math
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy._validate import invalid, resolve_target
+from synergy._validate import InvalidTypeError, describe, invalid, resolve_target
 from synergy.pid._plumbing import mutual_informations, prepare, sources_as_given, union
 from synergy.pid.lattice import RedundancyLattice
 from synergy.pid.registry import MEASURES, get_measure, lattice_decomposition, merge_sources
@@ -36,6 +37,8 @@ def decompose(
     base: float = ...,
     batch_ndim: Literal[0] = ...,
     solver: str | None = ...,
+    tol: float | None = ...,
+    max_iter: int | None = ...,
 ) -> PIDResult[float]: ...
 
 
@@ -49,6 +52,8 @@ def decompose(
     base: float = ...,
     batch_ndim: int,
     solver: str | None = ...,
+    tol: float | None = ...,
+    max_iter: int | None = ...,
 ) -> PIDResult[float] | PIDResult[np.ndarray]: ...
 
 
@@ -61,6 +66,8 @@ def decompose(
     base: float = 2,
     batch_ndim: int = 0,
     solver: str | None = None,
+    tol: float | None = None,
+    max_iter: int | None = None,
 ) -> PIDResult[float] | PIDResult[np.ndarray]:
     """Partial information decomposition of I(X; Y) into redundant, unique and synergistic atoms.
 
@@ -92,6 +99,15 @@ def decompose(
     solver : str, optional, keyword-only
         Passed to :func:`synergy.pid.union_information` for "broja"/"vk" (default
         "auto"); only measures registered with a "solver" option take one.
+    tol : float, optional, keyword-only
+        Proven duality gap the solver must reach, in the unit of ``base``: passed to
+        :func:`synergy.pid.union_information` for "broja"/"vk" (default 1e-10, its own).
+        Loosen it with a conic ``solver`` (they certify to about 1e-9 bits). A measure
+        without a solver (every closed form) has no gap to bound and refuses it, as it
+        refuses ``solver``: it would otherwise be silently ignored.
+    max_iter : int, optional, keyword-only
+        Iteration limit of each solver run, passed on likewise (default 200); refused by
+        measures without a solver.
 
     Returns
     -------
@@ -106,12 +122,14 @@ def decompose(
     InvalidDistributionError
         If ``p`` is not a probability table.
     InvalidParameterError
-        If ``measure`` is not registered, ``solver`` is given to a measure that takes none,
-        ``target`` is out of range, or the sources are invalid (a source containing the
+        If ``measure`` is not registered, ``solver``, ``tol`` or ``max_iter`` is given to a
+        measure that takes none, ``tol`` is not finite and positive or ``max_iter`` not
+        positive, ``target`` is out of range, or the sources are invalid (a source containing the
         target axis among them) or too many for the measure (its registered
         ``max_sources``: 4 for "imin", 2 for "imax" and "broja").
     InvalidTypeError
-        If ``measure``, ``solver`` or ``target`` have the wrong type.
+        If ``measure``, ``solver``, ``tol``, ``max_iter`` or ``target`` have the wrong
+        type.
 
     Notes
     -----
@@ -148,16 +166,28 @@ def decompose(
     """
     empty = _empty_batch(p, batch_ndim)
     if empty is not None:
-        return _empty_result(*empty, measure, sources, target=target, base=base, solver=solver)
-    record = get_measure(measure, func=_FUNC, param="measure")
-    if solver is not None and "solver" not in record.options:
-        raise invalid(
-            "solver",
-            _FUNC,
-            f"None for the measure {record.name!r}, which takes no solver (solvers are for "
-            "'broja'/'vk')",
-            repr(solver),
+        return _empty_result(
+            *empty,
+            measure,
+            sources,
+            target=target,
+            base=base,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
         )
+    record = get_measure(measure, func=_FUNC, param="measure")
+    chosen = {"solver": solver, "tol": tol, "max_iter": max_iter}
+    for name, value in chosen.items():
+        if value is not None and name not in record.options:
+            raise invalid(
+                name,
+                _FUNC,
+                f"None for the measure {record.name!r}, which takes no solver (solvers and "
+                "their `tol` and `max_iter` are for 'broja'/'vk')",
+                repr(value),
+            )
+    _check_solver_options(tol, max_iter)
     table, groups, log2_base, batch_ndim = prepare(
         p,
         sources,
@@ -177,7 +207,9 @@ def decompose(
         )
         raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
     merged = merge_sources(table, groups, batch_ndim=batch_ndim)
-    options = {} if solver is None else {"solver": solver}
+    if tol is not None:
+        chosen["tol"] = float(tol) * log2_base  # the measures solve in bits
+    options = {name: value for name, value in chosen.items() if value is not None}
     found = lattice_decomposition(
         record, merged, batch_ndim=batch_ndim, validate=False, options=options
     )
@@ -202,6 +234,24 @@ def decompose(
         ),
         **diagnostics,
     )
+
+
+def _check_solver_options(tol: Any, max_iter: Any) -> None:
+    """``tol`` and ``max_iter`` as synergy.pid.union_information takes them (or None)."""
+    if tol is not None:
+        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)):
+            raise invalid(
+                "tol", _FUNC, "a positive real number", describe(tol), kind=InvalidTypeError
+            )
+        if not (math.isfinite(float(tol)) and float(tol) > 0):
+            raise invalid("tol", _FUNC, "a finite positive real number", repr(tol))
+    if max_iter is not None:
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
+            raise invalid(
+                "max_iter", _FUNC, "a positive integer", describe(max_iter), kind=InvalidTypeError
+            )
+        if max_iter < 1:
+            raise invalid("max_iter", _FUNC, "a positive integer", repr(max_iter))
 
 
 def _result(
@@ -271,6 +321,8 @@ def _empty_result(
     target: int,
     base: float,
     solver: str | None,
+    tol: float | None,
+    max_iter: int | None,
 ) -> PIDResult[np.ndarray]:
     """The result of a batch with no table: every array of the batch shape, empty.
 
@@ -280,7 +332,15 @@ def _empty_result(
     """
     probe = np.full((1, *table_shape), 1.0 / float(np.prod(table_shape)))
     one: PIDResult[Any] = decompose(
-        probe, measure, sources, target=target, base=base, batch_ndim=1, solver=solver
+        probe,
+        measure,
+        sources,
+        target=target,
+        base=base,
+        batch_ndim=1,
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
     )
 
     def cut(value: Any) -> Any:

@@ -210,6 +210,7 @@ def _prepare_vk(
     validate: bool,
     tol: Any,
     max_iter: Any,
+    target: Any,
 ) -> tuple[Tensor, Groups, float, int]:
     table, groups, log_base, batch_ndim = prepare(
         p,
@@ -219,6 +220,7 @@ def _prepare_vk(
         batch_ndim=batch_ndim,
         validate=validate,
         min_sources=2,
+        target=target,
     )
     check_solver_options(tol, max_iter, func)
     return table, groups, log_base, batch_ndim
@@ -228,6 +230,7 @@ def union_information(
     p: Tensor,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     tol: float = 1e-10,
     max_iter: int = 200,
@@ -239,12 +242,15 @@ def union_information(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         At least two disjoint source groups X_i as table axes; a group of several axes
-        acts as one variable. Default: each axis but the last on its own. Axes in no
+        acts as one variable. Default: each axis but the target on its own. Axes in no
         group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     tol : float, keyword-only
@@ -271,7 +277,8 @@ def union_information(
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
         If ``p`` is not a floating-point tensor, or ``sources`` (fewer than two groups),
-        ``base``, ``tol``, ``max_iter`` or ``batch_ndim`` are invalid.
+        ``target``, ``base``, ``tol``, ``max_iter`` or ``batch_ndim`` are invalid, or a
+        source contains the target axis.
 
     Warns
     -----
@@ -322,7 +329,7 @@ def union_information(
     """
     func = "union_information"
     table, groups, log_base, batch_ndim = _prepare_vk(
-        p, sources, func, base, batch_ndim, validate, tol, max_iter
+        p, sources, func, base, batch_ndim, validate, tol, max_iter, target
     )
     tol_nats = float(tol) * log_base
     return union_nats(table, batch_ndim, groups, tol_nats, int(max_iter)) / log_base
@@ -332,6 +339,7 @@ def s_vk(
     p: Tensor,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     tol: float = 1e-10,
     max_iter: int = 200,
@@ -345,12 +353,15 @@ def s_vk(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     sources : sequence of int or of sequences of int, optional
         At least two disjoint source groups X_i as table axes; a group of several axes
-        acts as one variable. Default: each axis but the last on its own. X is the union
+        acts as one variable. Default: each axis but the target on its own. X is the union
         of the groups; axes in no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negatives from the end. Default -1, the last axis.
     base : float, keyword-only
         Logarithm base (2: bits).
     tol : float, keyword-only
@@ -373,7 +384,8 @@ def s_vk(
         If ``p`` is not a probability table.
     InvalidParameterError, InvalidTypeError
         If ``p`` is not a floating-point tensor, or ``sources`` (fewer than two groups),
-        ``base``, ``tol``, ``max_iter`` or ``batch_ndim`` are invalid.
+        ``target``, ``base``, ``tol``, ``max_iter`` or ``batch_ndim`` are invalid, or a
+        source contains the target axis.
 
     Warns
     -----
@@ -401,11 +413,11 @@ def s_vk(
     """
     func = "s_vk"
     table, groups, log_base, batch_ndim = _prepare_vk(
-        p, sources, func, base, batch_ndim, validate, tol, max_iter
+        p, sources, func, base, batch_ndim, validate, tol, max_iter, target
     )
-    target = (table.ndim - batch_ndim - 1,)
+    target_axis = (table.ndim - batch_ndim - 1,)
     whole = mutual_information_nats(
-        table, batch_ndim, tuple(sorted(a for g in groups for a in g)), target
+        table, batch_ndim, tuple(sorted(a for g in groups for a in g)), target_axis
     )
     union = union_nats(table, batch_ndim, groups, float(tol) * log_base, int(max_iter))
     return (whole - union) / log_base

@@ -1,5 +1,8 @@
 """Table plumbing the built-in measures share: merged marginals and bit logarithms.
 
+Marginals and entropies come from the library's one marginal (synergy._kernels) and one
+entropy sum (synergy.information).
+
 Every function takes a stack of merged tables of shape (B, n_1, ..., n_k, n_y), sources on
 axes 1..k and the target last, as the registry hands them over.
 """
@@ -9,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import entr
 
+from synergy import _kernels
+from synergy.information import entropy_bits
 from synergy.pid.lattice import redundancy_lattice
 
 __all__ = [
     "drop_axes",
-    "entropy_bits",
     "joint_with_target",
     "log2_or_zero",
     "mutual_information_bits",
@@ -23,34 +26,40 @@ __all__ = [
     "two_source_atoms",
 ]
 
-_LN2 = float(np.log(2.0))
-
 
 def drop_axes(stack: np.ndarray, keep: tuple[int, ...]) -> tuple[int, ...]:
     """Stack axes of the sources not in ``keep`` (axis 0 is the batch, the target last)."""
     return tuple(i + 1 for i in range(stack.ndim - 2) if i not in keep)
 
 
+def _table_stack(stack: np.ndarray) -> np.ndarray:
+    """The stack as the library's kernels take it: float64, C-contiguous (no copy if so)."""
+    return np.ascontiguousarray(stack, dtype=np.float64)
+
+
 def joint_with_target(stack: np.ndarray, element: tuple[int, ...]) -> np.ndarray:
     """P(A, Y) for A the union of the sources in ``element``, shape (B, n_A, n_y)."""
-    drop = drop_axes(stack, element)
-    joint = stack.sum(axis=drop) if drop else stack
+    target = stack.ndim - 2  # table axes: the sources, then the target
+    joint = _kernels.marginal(_table_stack(stack), 1, (*sorted(element), target))
     return joint.reshape(stack.shape[0], -1, stack.shape[-1])
 
 
 def source_marginal(stack: np.ndarray) -> np.ndarray:
     """P(X_1, ..., X_k) with the target summed out, shape (B, n_1, ..., n_k)."""
-    return stack.sum(axis=-1)
-
-
-def entropy_bits(distribution: np.ndarray) -> np.ndarray:
-    """H in bits of each distribution of a stack (all axes but the first); 0 log 0 = 0."""
-    return entr(distribution).reshape(distribution.shape[0], -1).sum(axis=1) / _LN2
+    return _kernels.marginal(_table_stack(stack), 1, tuple(range(stack.ndim - 2)))
 
 
 def mutual_information_bits(joint: np.ndarray) -> np.ndarray:
-    """I(A; Y) in bits from P(A, Y) of shape (B, n_A, n_y), as H(A) + H(Y) - H(A, Y)."""
-    return entropy_bits(joint.sum(axis=2)) + entropy_bits(joint.sum(axis=1)) - entropy_bits(joint)
+    """I(A; Y) in bits from P(A, Y) of shape (B, n_A, n_y), as H(A) + H(Y) - H(A, Y).
+
+    Through the library's one entropy sum, which takes the marginals inside its kernel.
+    """
+    joint = _table_stack(joint)
+    return (
+        entropy_bits(joint, 1, (0,))
+        + entropy_bits(joint, 1, (1,))
+        - entropy_bits(joint, 1, (0, 1))
+    )
 
 
 def log2_or_zero(x: np.ndarray) -> np.ndarray:

@@ -15,7 +15,9 @@ from synergy.pid.registry import DecompositionAtoms, register_alias, register_de
 __all__ = ["broja_batched"]
 
 
-def broja_batched(stack: np.ndarray, *, solver: str = "auto") -> DecompositionAtoms:
+def broja_batched(
+    stack: np.ndarray, *, solver: str = "auto", tol: float = 1e-10, max_iter: int = 200
+) -> DecompositionAtoms:
     """The BROJA atoms of two-source tables, in bits, with the solver's diagnostics.
 
     Parameters
@@ -24,6 +26,11 @@ def broja_batched(stack: np.ndarray, *, solver: str = "auto") -> DecompositionAt
         Merged tables, source 1, source 2, target last.
     solver : str, keyword-only
         Passed to :func:`synergy.pid.union_information`.
+    tol : float, keyword-only
+        Proven duality gap to reach, in bits; passed to
+        :func:`synergy.pid.union_information` (same default).
+    max_iter : int, keyword-only
+        Iteration limit of each solver run; passed on likewise.
 
     Returns
     -------
@@ -55,14 +62,18 @@ def broja_batched(stack: np.ndarray, *, solver: str = "auto") -> DecompositionAt
     from synergy.pid.vk import union_information
 
     if stack.shape[0] == 1:
-        one: Any = union_information(stack[0], base=2, solver=solver, validate=False)
+        one: Any = union_information(
+            stack[0], base=2, solver=solver, tol=tol, max_iter=max_iter, validate=False
+        )
         return DecompositionAtoms(
             values=two_source_atoms([one.shared], [one.unique[0]], [one.unique[1]], [one.synergy]),
             status=np.array([str(one.status)], dtype=object),
             gap=None if one.gap is None else np.array([float(one.gap)]),
             iterations=None if one.iterations is None else np.array([int(one.iterations)]),
         )
-    many: Any = union_information(stack, base=2, solver=solver, batch_ndim=1, validate=False)
+    many: Any = union_information(
+        stack, base=2, solver=solver, tol=tol, max_iter=max_iter, batch_ndim=1, validate=False
+    )
     return DecompositionAtoms(
         values=two_source_atoms(many.shared, many.unique[0], many.unique[1], many.synergy),
         status=np.asarray(many.status),
@@ -71,5 +82,7 @@ def broja_batched(stack: np.ndarray, *, solver: str = "auto") -> DecompositionAt
     )
 
 
-register_decomposition("broja", broja_batched, max_sources=2, options=("solver",))
+register_decomposition(
+    "broja", broja_batched, max_sources=2, options=("solver", "tol", "max_iter")
+)
 register_alias("vk", "broja")

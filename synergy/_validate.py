@@ -239,7 +239,9 @@ def as_table(
             f"an array with {arr.ndim} axes",
             kind=InvalidDistributionError,
         )
-    if arr.size == 0:
+    # A batch of zero tables is a valid batch (a filtered batch can come out empty): only
+    # the table axes must be non-empty, and an empty batch gets an empty answer.
+    if 0 in arr.shape[batch_ndim:]:
         raise invalid(
             param,
             func,
@@ -447,9 +449,11 @@ def check_table_values(
     far more often than a table: the error then says how to make a table of them.
     """
     n_tables = math.prod(arr64.shape[:batch_ndim])
+    n_cells = math.prod(arr64.shape[batch_ndim:])
     # One fused pass (row sums and a count of negative or non-finite cells); the slower
-    # numpy passes below run only to word the error once something is wrong.
-    totals, n_bad = table_checks(arr64.reshape(n_tables, -1))
+    # numpy passes below run only to word the error once something is wrong. The row
+    # length is spelled out: -1 is ambiguous for a batch of zero tables.
+    totals, n_bad = table_checks(arr64.reshape(n_tables, n_cells))
     if n_bad:
         if not np.isfinite(arr64).all():
             bad = float(arr64[~np.isfinite(arr64)].ravel()[0])

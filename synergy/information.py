@@ -62,9 +62,9 @@ def entropy_bits(arr: np.ndarray, batch_ndim: int, axes: tuple[int, ...]) -> np.
     way one table gives the same bits alone as inside a batch.
     """
     batch_shape = arr.shape[:batch_ndim]
-    if not axes:
-        return np.zeros(batch_shape)
     n_tables = math.prod(batch_shape)
+    if not axes or n_tables == 0:  # a batch of zero tables has zero entropies
+        return np.zeros(batch_shape)
     table_shape = arr.shape[batch_ndim:]
     if math.prod(table_shape) <= _kernels.MARGINAL_KERNEL_MAX_CELLS:
         rows = np.ascontiguousarray(arr).reshape(n_tables, -1)
@@ -150,6 +150,8 @@ def entropy(
         group = tuple(range(table_ndim))
     else:
         group = _group(axes, table_ndim, "axes", "entropy")
+    if arr.size == 0:  # a batch of zero tables: as_table refused empty table axes
+        return as_result(entropy_bits(arr, batch_ndim, group), batch_ndim)
     if fused and math.prod(arr.shape[batch_ndim:]) > _kernels.MARGINAL_KERNEL_MAX_CELLS:
         batch_shape = arr.shape[:batch_ndim]
         n_tables = math.prod(batch_shape)

@@ -53,7 +53,8 @@ def from_counts(counts: Any, *, batch_ndim: int = 0) -> np.ndarray:
     Raises
     ------
     InvalidDistributionError
-        Negative, non-finite or all-zero counts; an empty array.
+        Negative, non-finite or all-zero counts; a table axis of length 0 (a batch axis of
+        length 0 is an empty batch, returned as it is).
     InvalidTypeError
         A non-numeric dtype.
 

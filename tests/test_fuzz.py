@@ -196,10 +196,15 @@ def _tables(arr: np.ndarray, batch_ndim: int) -> list[np.ndarray]:
     return list(arr.reshape(-1, *arr.shape[batch_ndim:]))
 
 
-def _batched(values: list[Any], arr: np.ndarray, batch_ndim: int) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64).reshape(
-        arr.shape[:batch_ndim] + np.shape(values[0])
-    )
+def _batched(
+    values: list[Any], arr: np.ndarray, batch_ndim: int, tail: tuple[int, ...] = ()
+) -> np.ndarray:
+    """The per-table values in the batch's shape; ``tail`` is one value's shape.
+
+    A batch with a zero-length axis has no table, and its answer is an empty array of the
+    batch shape (followed by ``tail``): the library answers it like any batch.
+    """
+    return np.asarray(values, dtype=np.float64).reshape(arr.shape[:batch_ndim] + tail)
 
 
 def _norm_axes(axes: Any, ndim: int) -> tuple[int, ...]:
@@ -335,7 +340,8 @@ def test_information_functions(p_batch_groups, base):
             else:
                 v = _specific(t, _norm_axes(a, nd))
             values.append(v)
-        expected = _batched(values, arr, bn) / lb
+        tail = (arr.shape[-1],) if name == "specific_information" else ()
+        expected = _batched(values, arr, bn, tail) / lb
         if name == "specific_information":
             # The kernel forms p(y) I(Y=y; A) and divides by p(y): for a subnormal p(y)
             # the product keeps only a few bits (5e-324 times 1074 is off by 0.06%), a
@@ -448,6 +454,74 @@ def test_convex_programmes_raise_only_documented_errors(p, sources, base):
         _call(lambda: synergy.s_vk(p, sources, base=base), "s_vk")
         _call(lambda: synergy.union_information(p, sources, base=base), "union_information")
         _call(lambda: decompose(p, "broja", sources, base=base), "broja")
+
+
+# ------------------------------------------------------------------ empty batches
+
+
+# Layouts that keep an empty array's shape (a nested list of no table loses its table axes,
+# and a transpose would move the batch axes behind the table's).
+EMPTY_LAYOUTS = ["c", "fortran", "strided", "readonly", "negative-stride"]
+
+
+@FAST
+@given(
+    st.lists(st.integers(0, 3), min_size=1, max_size=2).filter(lambda b: 0 in b),
+    st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    st.sampled_from([*FLOATS, np.int64, np.uint8]),
+    st.sampled_from(EMPTY_LAYOUTS),
+    st.booleans(),
+    BASES.filter(lambda b: isinstance(b, (int, float)) and not isinstance(b, bool)),
+)
+def test_empty_batches_are_answered_not_refused(batch, table, dtype, layout, validate, base):
+    """A batch with a zero-length axis (and non-empty table axes) is a batch like any other:
+    every batched function answers an empty float64 array of the batch shape, or refuses
+    only what it refuses for a batch of tables (here: a bad ``base``)."""
+    p = np.zeros((*batch, *table), dtype=dtype)
+    if layout == "fortran":
+        p = np.asfortranarray(p)
+    elif layout == "strided":
+        p = np.repeat(p, 2, axis=-1)[..., ::2]
+    elif layout == "negative-stride":
+        p = p[..., ::-1]
+    elif layout == "readonly":
+        p.flags.writeable = False
+    bn = len(batch)
+    kw = {"base": base, "batch_ndim": bn, "validate": validate}
+    calls: dict[str, Callable[[], Any]] = {
+        "entropy": lambda: entropy(p, **kw),
+        "conditional_entropy": lambda: conditional_entropy(p, 0, 1, **kw),
+        "mutual_information": lambda: mutual_information(p, **kw),
+        "specific_information": lambda: specific_information(p, 0, **kw),
+        "kl_divergence": lambda: kl_divergence(p, p, **kw),
+        "wms": lambda: wms(p, **kw),
+        "i_max": lambda: i_max(p, **kw),
+        "s_max": lambda: s_max(p, **kw),
+        "i_min": lambda: i_min(p, **kw),
+        "marginal": lambda: marginal(p, 0, batch_ndim=bn, validate=validate),
+        "from_counts": lambda: from_counts(p, batch_ndim=bn),
+    }
+    if len(table) >= 3:  # three variables; decompose needs two sources
+        calls["conditional_mutual_information"] = lambda: conditional_mutual_information(
+            p, 0, 1, 2, **kw
+        )
+        calls["decompose"] = lambda: decompose(p, "imin", base=base, batch_ndim=bn).synergy
+    tails = {
+        "specific_information": (table[-1],),
+        "marginal": (table[0],),
+        "from_counts": tuple(table),
+    }
+    base_ok = math.isfinite(base) and base > 0 and base != 1
+    for name, call in calls.items():
+        ok, out = _call(call, name)
+        if name in ("marginal", "from_counts"):
+            assert ok, name  # no base to refuse
+        else:
+            assert ok == base_ok, name
+        if ok:
+            assert isinstance(out, np.ndarray), name
+            assert out.dtype == np.float64, name
+            assert out.shape == (*batch, *tails.get(name, ())), name
 
 
 # ------------------------------------------------------------------------ tables

@@ -5,6 +5,7 @@ Specific and mutual information come from synergy.information, the library's one
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,9 @@ def joint_with_target(table: np.ndarray, batch_ndim: int, group: tuple[int, ...]
     """P(A, Y) with the axes of ``group`` merged into one, shape (*batch, n_A, n_y)."""
     target = table.ndim - batch_ndim - 1
     joint = marginal(table, batch_ndim, (*group, target))
-    return joint.reshape(*table.shape[:batch_ndim], -1, table.shape[-1])
+    # n_A spelled out: -1 is ambiguous for a batch of zero tables.
+    n_a = math.prod(table.shape[batch_ndim + a] for a in group)
+    return joint.reshape(*table.shape[:batch_ndim], n_a, table.shape[-1])
 
 
 def target_marginal(table: np.ndarray, batch_ndim: int) -> np.ndarray:

@@ -646,15 +646,22 @@ def lattice_decomposition(
     stack = table.reshape(math.prod(batch_shape), *table.shape[batch_ndim:])
     diagnostics: dict[str, np.ndarray | None] = {}
     if record.decomposition is not None:
+        n_tables = stack.shape[0]
+        if n_tables == 0:
+            # A batch of zero tables asks the measure about one uniform table and keeps
+            # none of the answer: its arrays come out empty, with the diagnostics' dtypes a
+            # real batch gets, and no measure has to handle a stack without a table.
+            table_shape = stack.shape[1:]
+            stack = np.full((1, *table_shape), 1.0 / math.prod(table_shape))
         answer = record.decomposition(stack, **chosen)
         if isinstance(answer, DecompositionAtoms):
             for key in ("status", "gap", "iterations"):
                 value = getattr(answer, key)
                 diagnostics[key] = (
-                    None if value is None else np.asarray(value).reshape(batch_shape)
+                    None if value is None else np.asarray(value)[:n_tables].reshape(batch_shape)
                 )
             answer = answer.values
-        atoms = np.asarray(answer, dtype=np.float64)
+        atoms = np.asarray(answer, dtype=np.float64)[:n_tables]
         redundancies = lattice.cumulate(atoms)
     else:
         redundancies = _redundancies(record, stack, lattice)
@@ -738,6 +745,10 @@ def merge_sources(
 
 
 def _redundancies(record: Measure, stack: np.ndarray, lattice: RedundancyLattice) -> np.ndarray:
+    if stack.shape[0] == 0:
+        # A batch of zero tables: no node has a value to compute, and no measure is called
+        # on a stack whose reshapes need at least one table.
+        return np.zeros((0, len(lattice.nodes)))
     if record.every_node is not None:
         values = np.asarray(record.every_node(stack, lattice), dtype=np.float64)
         return values.reshape(stack.shape[0], len(lattice.nodes))

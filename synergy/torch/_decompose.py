@@ -6,6 +6,7 @@ union information) are the torch closed forms and S_VK's envelope-theorem Functi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -89,8 +90,14 @@ def _merged(
     def on_table(
         table: Tensor, batch_ndim: int, groups: Groups, lattice: RedundancyLattice
     ) -> Tensor:
+        batch = tuple(table.shape[:batch_ndim])
+        if math.prod(batch) == 0:
+            # A batch of zero tables: zero redundancies of the batch shape, still on the
+            # table's graph, without the measures' stack reshapes (their -1 needs a table).
+            totals = table.sum(dim=tuple(range(batch_ndim, table.ndim)))
+            return totals[..., None] * table.new_zeros(len(lattice.nodes))
         values = redundancies(merged_stack(table, batch_ndim, groups), lattice)
-        return values.reshape(*table.shape[:batch_ndim], len(lattice.nodes))
+        return values.reshape(*batch, len(lattice.nodes))
 
     return on_table
 

@@ -6,6 +6,8 @@ built here once; ``prepare`` checks a measure's arguments as synergy.pid does.
 
 from __future__ import annotations
 
+import math
+
 from synergy._validate import (
     InvalidDistributionError,
     check_base,
@@ -75,7 +77,9 @@ def _joint_with_target(table: Tensor, batch_ndim: int, group: tuple[int, ...]) -
     """P(A, Y) with the axes of ``group`` merged into one, shape (*batch, n_A, n_y)."""
     target = table.ndim - batch_ndim - 1
     joint = marginal(table, batch_ndim, (*group, target))
-    return joint.reshape(*table.shape[:batch_ndim], -1, table.shape[-1])
+    # n_A spelled out: -1 is ambiguous for a batch of zero tables.
+    n_a = math.prod(table.shape[batch_ndim + a] for a in group)
+    return joint.reshape(*table.shape[:batch_ndim], n_a, table.shape[-1])
 
 
 def weighted_specific_informations(table: Tensor, batch_ndim: int, groups: Groups) -> Tensor:

@@ -93,7 +93,8 @@ def as_table_tensor(
 
 
 def _check_values(p: Tensor, batch_ndim: int, *, param: str, func: str) -> None:
-    if p.numel() == 0:
+    # As on the numpy side: a batch of zero tables is valid, an empty table axis is not.
+    if 0 in p.shape[batch_ndim:]:
         raise invalid(
             param,
             func,

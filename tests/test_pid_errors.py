@@ -105,6 +105,7 @@ def test_public_names() -> None:
         "PIDResult",
         "RedundancyLattice",
         "UnionInformation",
+        "UnionInformationBatch",
         "decompose",
         "get_measure",
         "i_max",

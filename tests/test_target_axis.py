@@ -325,6 +325,33 @@ TORCH_VK_NAMES = ["s_vk", "union_information"]
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize(
+    "case", _decompose_cases(), ids=lambda c: f"{c[0]}-{len(c[1]) - 1}src-b{len(c[3])}-t{c[4]}"
+)
+def test_torch_decompose_reads_the_target_from_any_axis(case: tuple[Any, ...]) -> None:
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("synergy.torch")
+    from synergy.torch._decompose import GRADIENT_MEASURES
+
+    measure, shape, groups, batch, t, seed = case
+    if measure not in GRADIENT_MEASURES:
+        pytest.skip(f"{measure} has no torch form")
+    p = _random_tables(shape, batch, seed)
+    q = torch.tensor(np.moveaxis(p, -1, len(batch) + t), requires_grad=True)
+    kw = {"batch_ndim": len(batch)}
+    got = st.decompose(q, measure, _moved(groups, t), target=t, **kw)
+    # The reference is numpy's decompose of the table with its target last.
+    expected = synergy.decompose(p, measure, groups, **kw)
+    for node, value in expected.atoms.items():
+        np.testing.assert_allclose(got.atoms[node].detach().numpy(), value, atol=1e-9)
+    default = [(a,) for a in range(len(shape) - 1)]
+    assert got.sources == tuple(_moved(groups or default, t) or ())
+    got.synergy.sum().backward()
+    assert q.grad is not None
+    assert q.grad.shape == q.shape
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 @pytest.mark.parametrize("name", TORCH_NAMES)
 def test_torch_closed_forms_read_the_target_from_any_axis(
@@ -431,6 +458,7 @@ COVERED_TORCH = {
     "synergy.torch.i_min",
     "synergy.torch.s_vk",
     "synergy.torch.union_information",
+    "synergy.torch.decompose",
 }
 
 
@@ -476,9 +504,6 @@ NO_TARGET = {
     # A number of variables; every variable of the recording takes its turn as the target
     # (chosen by name with `targets=`).
     "synergy.scan",
-    # Not yet: its `target=` comes with the measures being added to synergy.torch.decompose.
-    # Once it has one, test_no_target_exclusion_is_stale fails: move it to COVERED_TORCH.
-    "synergy.torch.decompose",
 }
 
 

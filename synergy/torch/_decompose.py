@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from synergy._validate import invalid
+from synergy._validate import invalid, resolve_target
+from synergy.pid._plumbing import sources_as_given
 from synergy.pid.lattice import RedundancyLattice, redundancy_lattice
 from synergy.pid.registry import Measure, get_measure
 from synergy.pid.result import PIDResult
@@ -163,6 +164,7 @@ def decompose(
     measure: str,
     sources: object = None,
     *,
+    target: int = -1,
     base: float = 2,
     batch_ndim: int = 0,
     validate: bool = True,
@@ -174,14 +176,17 @@ def decompose(
     Parameters
     ----------
     p : Tensor of shape (*batch, n_1, ..., n_k, n_y)
-        Joint probability table(s), target last, floating point, on any device; the
-        leading ``batch_ndim`` axes index tables.
+        Joint probability table(s), target last unless ``target`` says otherwise,
+        floating point, on any device; the leading ``batch_ndim`` axes index tables.
     measure : str
         A registered measure with a gradient: "imin", "mmi", "sx", "pm" or "gk" (2 to 4
         sources), "imax" (2) or "broja" (alias "vk", 2).
     sources : sequence of int or of sequences of int, optional
         Source groups as table axes; a group of several axes acts as one variable.
-        Default: each axis but the last on its own. Axes in no group are summed out.
+        Default: each axis but the target on its own. Axes in no group are summed out.
+    target : int, keyword-only
+        The target's axis, counted like ``sources``: a table axis (the batch axes do not
+        count), negative from the end. Default: the last.
     base : float, keyword-only
         Logarithm base (2: bits).
     batch_ndim : int, keyword-only
@@ -278,7 +283,14 @@ def decompose(
     max_iter = _DEFAULT_MAX_ITER if max_iter is None else max_iter
     check_solver_options(tol, max_iter, _FUNC)
     table, groups, log_base, batch_ndim = prepare(
-        p, sources, func=_FUNC, base=base, batch_ndim=batch_ndim, validate=validate, min_sources=2
+        p,
+        sources,
+        func=_FUNC,
+        base=base,
+        batch_ndim=batch_ndim,
+        validate=validate,
+        min_sources=2,
+        target=target,
     )
     most = record.max_sources
     if len(groups) > most:
@@ -289,8 +301,8 @@ def decompose(
         )
         raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
     lattice = redundancy_lattice(len(groups))
-    target = (table.ndim - batch_ndim - 1,)
-    whole = mutual_information_nats(table, batch_ndim, union(groups), target)
+    last = (table.ndim - batch_ndim - 1,)
+    whole = mutual_information_nats(table, batch_ndim, union(groups), last)
     diagnostics: dict[str, Any] = {"status": "exact", "gap": None, "iterations": None}
     if record.name in _REDUNDANCIES:
         redundancies = _REDUNDANCIES[record.name](table, batch_ndim, groups, lattice)
@@ -325,7 +337,9 @@ def decompose(
         mutual_information=whole / log_base,
         measure=record.name,
         base=float(base),
-        sources=groups,
+        sources=sources_as_given(
+            groups, resolve_target(target, table.ndim - batch_ndim, func=_FUNC)
+        ),
         batch_shape=tuple(table.shape[:batch_ndim]),
         **diagnostics,
     )

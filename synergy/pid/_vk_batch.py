@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from synergy._kernels import read_only
+
 # The interior-point method's constants and the kernel-only decorator options are the
 # single-table solver's: one home for each.
 from synergy.pid._vk_solver import (
@@ -66,6 +68,10 @@ def solve_batch(tables: np.ndarray, dims: np.ndarray, tol: float, max_iter: int)
     to reach, in nats. Every f is an upper bound on min f, from a Q that meets the
     marginals to ``_FIT_TOL`` (checked), and every lower a dual lower bound.
     """
+    # Read-only, contiguous inputs: writability and layout are part of a numba type, and a
+    # read-only gate and a user's array would otherwise each compile the whole kernel.
+    tables = read_only(np.ascontiguousarray(tables, dtype=np.float64))
+    dims = read_only(np.ascontiguousarray(dims, dtype=np.int64))
     n_tables, n_x, n_y = tables.shape
     q = np.zeros((n_tables, n_x * n_y))
     f = np.empty(n_tables)
@@ -792,18 +798,26 @@ def _solve_tables(
         status_out[tab] = status
 
 
-@numba.njit(cache=True, nogil=True, **_INNER)
-def _neg_xlogx(v: float) -> float:
-    return -v * math.log(v) if v > 0.0 else 0.0
-
-
-@numba.njit(cache=True, nogil=True)
 def bivariate_batch(p: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
     """UI_1 = I_Q(Y; X1 | X2), UI_2 = I_Q(Y; X2 | X1), I_P(X1; Y) in nats, per table.
 
     ``p`` and ``q`` have shape (n_tables, n_1, n_2, n_y); ``out`` (n_tables, 3). Entropies
     of the marginals of Q (0 log 0 = 0), with one set of scratch arrays for the batch.
     """
+    _bivariate(
+        read_only(np.ascontiguousarray(p, dtype=np.float64)),
+        read_only(np.ascontiguousarray(q, dtype=np.float64)),
+        out,
+    )
+
+
+@numba.njit(cache=True, nogil=True, **_INNER)
+def _neg_xlogx(v: float) -> float:
+    return -v * math.log(v) if v > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _bivariate(p: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
     n_tables, n1, n2, ny = q.shape
     q12 = np.empty((n1, n2))
     q1y = np.empty((n1, ny))

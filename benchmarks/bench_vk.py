@@ -9,6 +9,9 @@ references on a sample of them.
 Run: ``python benchmarks/bench_vk.py [--quick] [--threads-only] [--batch]``; writes
 ``benchmarks/results/vk.md`` (``--batch`` reruns only the batch section and splices it into
 vk.md and RESULTS.md). No thread count is set here: the library bounds BLAS itself.
+``--versus FILE`` times this tree's batched kernel against another version of
+``synergy/pid/_vk_batch.py`` (e.g. ``git show main:synergy/pid/_vk_batch.py > old.py``) on
+the same 100,000 2x2x2 tables in one run, alternating; it prints and writes nothing else.
 """
 
 from __future__ import annotations
@@ -605,9 +608,75 @@ def _splice(path: Path, section: str) -> None:
     path.write_text(text[:start] + section + ("" if end < 0 else text[end + 1 :]))
 
 
+def versus(path: str, n_tables: int = 100_000, repeats: int = 5) -> str:
+    """CPU and wall time per 2x2x2 table of this tree's solve_batch and another version's.
+
+    Both run on the same Dirichlet(1) tables in one process, alternating (medians of
+    ``repeats`` calls each, on 2 threads as the library runs them and on one thread); the
+    other version is loaded from ``path`` as a module (it imports this tree's siblings).
+    """
+    import importlib.util
+
+    from synergy.pid import _vk_batch
+
+    spec = importlib.util.spec_from_file_location("_vk_batch_versus", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--versus: {path} is not a Python module")
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    tables = np.random.default_rng(20261201).dirichlet(np.ones(8), size=n_tables)
+    tables = tables.reshape(n_tables, 4, 2)
+    dims = np.array([2, 2])
+    tol = 1e-10 * np.log(2)
+    kernels = {"this tree": _vk_batch, Path(path).name: other}
+    for module in kernels.values():
+        module.solve_batch(tables[:4], dims, tol, 200)  # compile time is not solve time
+    load_before = os.getloadavg()
+    times: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    answers = {}
+    for _ in range(repeats):
+        for name, module in kernels.items():
+            for threads in (2, 1):
+                chunk = module._CHUNK
+                if threads == 1:
+                    module._CHUNK = n_tables + 1  # one chunk: the same call on one thread
+                try:
+                    wall, cpu, answers[name] = _clocked(
+                        lambda m=module: m.solve_batch(tables, dims, tol, 200), n_tables
+                    )
+                finally:
+                    module._CHUNK = chunk
+                times.setdefault((name, threads), []).append((wall, cpu))
+    load_after = os.getloadavg()
+    lines = [
+        f"`python benchmarks/bench_vk.py --versus {path}`: {n_tables} random 2x2x2 tables"
+        f" (Dirichlet(1)), medians of {repeats} alternating calls of solve_batch.",
+        "",
+        "| kernel | threads | wall us/table | CPU us/table | mean iterations | optimal |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for (name, threads), runs in times.items():
+        answer = answers[name]
+        lines.append(
+            f"| {name} | {threads} | {1e6 * statistics.median(r[0] for r in runs):.2f} |"
+            f" {1e6 * statistics.median(r[1] for r in runs):.2f} |"
+            f" {answer.iterations.mean():.2f} | {int(np.count_nonzero(answer.status == 0))} |"
+        )
+    first, second = (answers[name] for name in kernels)
+    lines += [
+        "",
+        f"Largest |f| difference between the two: {np.max(np.abs(first.f - second.f)):.1e}"
+        f" nats. Load average (1, 5, 15 min) before: {', '.join(f'{v:.1f}' for v in load_before)};"
+        f" after: {', '.join(f'{v:.1f}' for v in load_after)} on {os.cpu_count()} cores.",
+    ]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if "--batch" in args:
+    if "--versus" in args:
+        print(versus(args[args.index("--versus") + 1]))
+    elif "--batch" in args:
         out = batch_section(quick="--quick" in args)
         _splice(HERE / "results" / "vk.md", out)
         _splice(HERE / "RESULTS.md", out)

@@ -91,3 +91,34 @@ def test_a_warm_cache_compiles_nothing(tmp_path: os.PathLike[str]) -> None:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     assert json.loads(_run(_FIRST_CALLS, env))  # the empty cache: everything compiles
     assert json.loads(_run(_FIRST_CALLS, env)) == []
+
+
+_VK_KERNELS = """
+import json
+import numba
+import numpy as np
+import synergy
+from synergy.pid import _vk_batch
+from synergy.testing import AND, XOR
+
+synergy.s_vk(AND)
+synergy.s_vk(np.array(XOR))
+batch = np.random.default_rng(0).dirichlet(np.ones(27), size=5).reshape(-1, 3, 3, 3)
+synergy.union_information(batch, batch_ndim=1)
+kernels = {
+    name: len(kernel.signatures)
+    for name, kernel in vars(_vk_batch).items()
+    if isinstance(kernel, numba.core.registry.CPUDispatcher) and kernel.signatures
+}
+print(json.dumps(kernels))
+"""
+
+
+def test_the_batched_solver_compiles_each_kernel_once() -> None:
+    # Each extra specialisation is a full compile of the kernel for the user to wait for:
+    # writability is part of a numba array type (a read-only gate and a user's array each
+    # compiled the whole solver), and a helper called with a literal argument (a counter
+    # starting at 0, a flag True or False) compiles once per literal value.
+    counts = json.loads(_run(_VK_KERNELS))
+    assert "_solve_tables" in counts
+    assert counts == dict.fromkeys(counts, 1)

@@ -997,15 +997,17 @@ def gaussian_mmi_pid(
     groups, tgt = _groups(cov, sources, target, func)
     if len(groups) != 2:
         raise invalid("sources", func, "exactly two source groups", f"{len(groups)} groups")
-    i1 = _mi(work, groups[0], tgt) / log_base
-    i2 = _mi(work, groups[1], tgt) / log_base
-    whole = _mi(work, groups[0] + groups[1], tgt) / log_base
+    # The minimum is taken in nats: a base below 1 flips the sign of every value, and the
+    # least informative source must not become the most informative one.
+    i1 = _mi(work, groups[0], tgt)
+    i2 = _mi(work, groups[1], tgt)
+    whole = _mi(work, groups[0] + groups[1], tgt)
     redundancy = torch.minimum(i1, i2)
     unique = torch.stack([i1 - redundancy, i2 - redundancy], dim=-1)
     synergy = whole - i1 - i2 + redundancy
     return GaussianPID(
-        redundancy=redundancy.to(cov.dtype),
-        unique=unique.to(cov.dtype),
-        synergy=synergy.to(cov.dtype),
-        mutual_information=whole.to(cov.dtype),
+        redundancy=(redundancy / log_base).to(cov.dtype),
+        unique=(unique / log_base).to(cov.dtype),
+        synergy=(synergy / log_base).to(cov.dtype),
+        mutual_information=(whole / log_base).to(cov.dtype),
     )

@@ -208,7 +208,7 @@ def decompose(
         raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
     merged = merge_sources(table, groups, batch_ndim=batch_ndim)
     if tol is not None:
-        chosen["tol"] = float(tol) * log2_base  # the measures solve in bits
+        chosen["tol"] = float(tol) * abs(log2_base)  # the measures solve in bits
     options = {name: value for name, value in chosen.items() if value is not None}
     found = lattice_decomposition(
         record, merged, batch_ndim=batch_ndim, validate=False, options=options
@@ -218,7 +218,7 @@ def decompose(
     if found.status is not None:
         diagnostics["status"] = found.status if batch_ndim else str(found.status.item())
     if found.gap is not None:
-        gap = found.gap / log2_base
+        gap = found.gap / abs(log2_base)
         diagnostics["gap"] = gap if batch_ndim else float(gap)
     if found.iterations is not None:
         diagnostics["iterations"] = found.iterations if batch_ndim else int(found.iterations)

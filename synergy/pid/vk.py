@@ -326,12 +326,12 @@ def union_information(
     groups = resolve_sources(sources, t.ndim, func=_FUNC, min_sources=2)
     merged = _merge_sources(t, groups)
     if solver in ("auto", "newton"):
-        small = _one_small_table(merged, float(tol) * log_base, int(max_iter), log_base, base)
+        small = _one_small_table(merged, float(tol) * abs(log_base), int(max_iter), log_base, base)
         if small is not None:
             return small
     h_y, h_x, h_xy = table_entropies(merged.reshape(-1, merged.shape[-1]))
     mi_nats = h_y + h_x - h_xy
-    tol_nats = float(tol) * log_base
+    tol_nats = float(tol) * abs(log_base)
     structure = build_structure(merged)
     if _informative_sources(structure) < 2:
         # Fewer than two sources use two symbols: Q = P is the only feasible Q.
@@ -355,7 +355,7 @@ def union_information(
         unique=unique,
         shared=shared,
         status=raw.status,
-        gap=raw.gap / log_base,
+        gap=raw.gap / abs(log_base),
         iterations=raw.iterations,
         solver=raw.solver,
         base=float(base),
@@ -402,7 +402,7 @@ def _one_small_table(
         unique=unique,
         shared=shared,
         status="optimal",
-        gap=(f - float(answer.lower[0])) / log_base,
+        gap=(f - float(answer.lower[0])) / abs(log_base),
         iterations=int(answer.iterations[0]),
         solver="closed-form" if code == 3 else "newton",
         base=float(base),
@@ -463,7 +463,7 @@ def _warn_short(raw: _Raw, who: str, tol: float, log_base: float, advice: str) -
         knob = "Loosen `tol` or try another solver"
     warnings.warn(
         f"union_information's {who} stopped with status {raw.status!r} after "
-        f"{raw.iterations} iterations, duality gap {raw.gap / log_base:.3g} > tol {tol:.3g} "
+        f"{raw.iterations} iterations, duality gap {raw.gap / abs(log_base):.3g} > tol {tol:.3g} "
         f"(the value is still a proven upper bound, within that gap of I_VK). {knob}{advice}.",
         SynergyConvergenceWarning,
         stacklevel=4,
@@ -964,7 +964,7 @@ def _union_information_batch(
     shape = merged.shape[1:]
     n_tables = merged.shape[0]
     two_d = merged.reshape(n_tables, math.prod(shape[:-1]), shape[-1])
-    tol_nats = float(tol) * log_base
+    tol_nats = float(tol) * abs(log_base)
     dims = np.array(shape[:-1], dtype=np.int64)
     batched = solver in ("auto", "newton") and int(dims.sum()) * shape[-1] <= _BATCH_MAX_ROWS
     if batched:
@@ -997,7 +997,7 @@ def _union_information_batch(
                 merged[i], base=base, solver=solver, tol=tol, max_iter=max_iter, validate=False
             )
         f_alone = float(alone.value) * log_base - h_y[i]
-        gap_alone = float(alone.gap) * log_base
+        gap_alone = float(alone.gap) * abs(log_base)
         iterations[i] += int(alone.iterations)
         if not (math.isfinite(gap_alone) and gap_alone >= 0.0):
             if not math.isfinite(f[i]):
@@ -1073,7 +1073,7 @@ def _union_information_batch(
         unique=unique,
         shared=shared,
         status=status_all.reshape(batch_shape),
-        gap=((f - lower) / log_base).reshape(batch_shape),
+        gap=((f - lower) / abs(log_base)).reshape(batch_shape),
         iterations=iterations.reshape(batch_shape),
         solver=solver_all.reshape(batch_shape),
         base=float(base),

@@ -313,7 +313,7 @@ def decompose(
         else:
             report: dict[str, Any] = {}
             i_cup = union_nats(
-                table, batch_ndim, groups, float(tol) * log_base, int(max_iter), report
+                table, batch_ndim, groups, float(tol) * abs(log_base), int(max_iter), report
             )
             diagnostics = _diagnostics(report, table, batch_ndim, log_base)
         first, second = _single(table, batch_ndim, groups)
@@ -353,7 +353,7 @@ def _diagnostics(
     status = np.asarray(report["status"]).reshape(batch)
     iterations = np.asarray(report["iterations"]).reshape(batch)
     gap = torch.as_tensor(
-        np.asarray(report["gap"], dtype=np.float64).reshape(batch) / log_base,
+        np.asarray(report["gap"], dtype=np.float64).reshape(batch) / abs(log_base),
         dtype=table.dtype,
         device=table.device,
     )

@@ -331,7 +331,7 @@ def union_information(
     table, groups, log_base, batch_ndim = _prepare_vk(
         p, sources, func, base, batch_ndim, validate, tol, max_iter, target
     )
-    tol_nats = float(tol) * log_base
+    tol_nats = float(tol) * abs(log_base)
     return union_nats(table, batch_ndim, groups, tol_nats, int(max_iter)) / log_base
 
 
@@ -419,5 +419,5 @@ def s_vk(
     whole = mutual_information_nats(
         table, batch_ndim, tuple(sorted(a for g in groups for a in g)), target_axis
     )
-    union = union_nats(table, batch_ndim, groups, float(tol) * log_base, int(max_iter))
+    union = union_nats(table, batch_ndim, groups, float(tol) * abs(log_base), int(max_iter))
     return (whole - union) / log_base

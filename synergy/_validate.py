@@ -24,6 +24,7 @@ __all__ = [
     "as_table",
     "check_base",
     "check_batch_ndim",
+    "check_solver_options",
     "check_table_values",
     "describe",
     "invalid",
@@ -160,6 +161,28 @@ def check_base(base: Any, func: str) -> float:
     if not math.isfinite(b) or b <= 0.0 or b == 1.0:
         raise invalid("base", func, "a finite real number > 0 and != 1", repr(base))
     return math.log(b)
+
+
+def check_solver_options(tol: Any, max_iter: Any, func: str) -> None:
+    """Validate an iterative solver's ``tol`` (finite, > 0) and ``max_iter`` (int >= 1).
+
+    None stands for "the function's default" and passes; S_VK's solvers, the BROJA atoms of
+    ``decompose`` and their torch forms all check their options here.
+    """
+    if tol is not None:
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+            raise invalid(
+                "tol", func, "a positive real number", describe(tol), kind=InvalidTypeError
+            )
+        if not (math.isfinite(float(tol)) and float(tol) > 0):
+            raise invalid("tol", func, "a finite positive real number", repr(tol))
+    if max_iter is not None:
+        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral):
+            raise invalid(
+                "max_iter", func, "a positive integer", describe(max_iter), kind=InvalidTypeError
+            )
+        if max_iter < 1:
+            raise invalid("max_iter", func, "a positive integer", repr(max_iter))
 
 
 def check_batch_ndim(batch_ndim: Any, func: str) -> int:

@@ -7,14 +7,17 @@ returns a PIDResult, for one table or a batch.
 from __future__ import annotations
 
 import dataclasses
-import math
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from synergy._validate import InvalidTypeError, describe, invalid, resolve_target
+from synergy._validate import (
+    check_solver_options,
+    invalid,
+    resolve_target,
+)
 from synergy.pid._plumbing import mutual_informations, prepare, sources_as_given, union
 from synergy.pid.lattice import RedundancyLattice
 from synergy.pid.registry import MEASURES, get_measure, lattice_decomposition, merge_sources
@@ -187,7 +190,7 @@ def decompose(
                 "their `tol` and `max_iter` are for 'broja'/'vk')",
                 repr(value),
             )
-    _check_solver_options(tol, max_iter)
+    check_solver_options(tol, max_iter, _FUNC)
     table, groups, log2_base, batch_ndim = prepare(
         p,
         sources,
@@ -234,24 +237,6 @@ def decompose(
         ),
         **diagnostics,
     )
-
-
-def _check_solver_options(tol: Any, max_iter: Any) -> None:
-    """``tol`` and ``max_iter`` as synergy.pid.union_information takes them (or None)."""
-    if tol is not None:
-        if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)):
-            raise invalid(
-                "tol", _FUNC, "a positive real number", describe(tol), kind=InvalidTypeError
-            )
-        if not (math.isfinite(float(tol)) and float(tol) > 0):
-            raise invalid("tol", _FUNC, "a finite positive real number", repr(tol))
-    if max_iter is not None:
-        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
-            raise invalid(
-                "max_iter", _FUNC, "a positive integer", describe(max_iter), kind=InvalidTypeError
-            )
-        if max_iter < 1:
-            raise invalid("max_iter", _FUNC, "a positive integer", repr(max_iter))
 
 
 def _result(

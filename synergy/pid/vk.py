@@ -25,6 +25,7 @@ from synergy._validate import (
     as_table,
     check_base,
     check_batch_ndim,
+    check_solver_options,
     describe,
     invalid,
     resolve_sources,
@@ -153,16 +154,7 @@ def _check_options(solver: Any, tol: Any, max_iter: Any) -> str:
             describe(solver),
             kind=InvalidParameterError if isinstance(solver, str) else InvalidTypeError,
         )
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)):
-        raise invalid("tol", _FUNC, "a positive real number", describe(tol), kind=InvalidTypeError)
-    if not (math.isfinite(float(tol)) and float(tol) > 0):
-        raise invalid("tol", _FUNC, "a finite positive real number", repr(tol))
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
-        raise invalid(
-            "max_iter", _FUNC, "a positive integer", describe(max_iter), kind=InvalidTypeError
-        )
-    if max_iter < 1:
-        raise invalid("max_iter", _FUNC, "a positive integer", repr(max_iter))
+    check_solver_options(tol, max_iter, _FUNC)
     return "newton" if solver == "dedicated" else solver
 
 

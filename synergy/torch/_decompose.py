@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from synergy._validate import invalid, resolve_target
+from synergy._validate import check_solver_options, invalid, resolve_target
 from synergy.pid._plumbing import sources_as_given
 from synergy.pid.lattice import RedundancyLattice, redundancy_lattice
 from synergy.pid.registry import Measure, get_measure
@@ -33,7 +33,7 @@ from synergy.torch._pid import (
     weighted_specific_informations,
 )
 from synergy.torch._tensor import Tensor, torch
-from synergy.torch._vk import check_solver_options, union_nats
+from synergy.torch._vk import union_nats
 
 __all__ = ["GRADIENT_MEASURES", "decompose"]
 

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 from scipy.special import entr
 
-from synergy._validate import InvalidParameterError, InvalidTypeError, describe, invalid
+from synergy._validate import check_solver_options
 from synergy.pid.vk import _bounded_blas
 from synergy.pid.vk import union_information as solve_union_information
 from synergy.torch._information import mutual_information_nats
 from synergy.torch._pid import Groups, prepare
 from synergy.torch._tensor import Tensor, entropy_nats, marginal, torch
 
-__all__ = ["check_solver_options", "s_vk", "union_information", "union_nats"]
+__all__ = ["s_vk", "union_information", "union_nats"]
 
 # Tables per normal-equation solve: bounds the (tables, rows, rows) work arrays.
 _FIT_CHUNK = 4096
@@ -124,22 +124,6 @@ def _solve_normal(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 def _min_norm(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.einsum("trs,ts->tr", np.linalg.pinv(normal, rcond=1e-12, hermitian=True), rhs)
-
-
-def check_solver_options(tol: Any, max_iter: Any, func: str) -> None:
-    """Check ``tol`` and ``max_iter`` as synergy.pid.union_information does, naming ``func``."""
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)):
-        raise invalid("tol", func, "a positive real number", describe(tol), kind=InvalidTypeError)
-    if not (math.isfinite(float(tol)) and float(tol) > 0):
-        raise invalid("tol", func, "a finite positive real number", repr(tol))
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
-        raise invalid(
-            "max_iter", func, "a positive integer", describe(max_iter), kind=InvalidTypeError
-        )
-    if max_iter < 1:
-        raise invalid(
-            "max_iter", func, "a positive integer", repr(max_iter), kind=InvalidParameterError
-        )
 
 
 class _ConditionalPart(torch.autograd.Function):

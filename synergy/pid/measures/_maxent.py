@@ -224,8 +224,13 @@ def _fit_kernel(
             for _ in range(60):
                 change = -t * target_step
                 scale = abs(change)
+                # A step that would scale a cell by more than e^700 is too long: halve it
+                # (and do not call exp, which raises OverflowError in plain Python).
+                finite = True
                 for c in range(n_cells):
-                    if table[c] > 0.0:
+                    if table[c] > 0.0 and t * direction[c] > 700.0:
+                        finite = False
+                    elif table[c] > 0.0:
                         term = table[c] * math.expm1(t * direction[c])
                         change += term
                         scale += abs(term)
@@ -233,7 +238,7 @@ def _fit_kernel(
                     else:
                         trial[c] = 0.0
                 trial_residual = _marginals(trial, target, index, offsets, sizes, current)
-                finite = math.isfinite(change) and math.isfinite(trial_residual)
+                finite = finite and math.isfinite(change) and math.isfinite(trial_residual)
                 if finite and (
                     trial_residual < residual
                     or (change <= 1e-4 * t * slope and change < -1e-14 * scale)

@@ -1,4 +1,4 @@
-"""Maximum-entropy fits to source-target marginals by damped Newton steps on the dual.
+"""Maximum-entropy fits to source-target marginals: IPF sweeps, then Newton on the dual.
 
 CCS and dep both need the maximum-entropy table with given p(x) and p(a_i, y).
 """
@@ -171,7 +171,7 @@ def _fit_kernel(
     for b in range(n_batch):
         table = q[b]
         target = wanted[b]
-        # IPF first: on most tables it meets tol within a few dozen cheap sweeps. Where it
+        # IPF first: on most tables it meets tol within ipf_sweeps cheap sweeps. Where it
         # does not, Newton restarts from the start, not from IPF's table: on
         # near-deterministic tables the sweeps push cells of 1e-8 down to 1e-25, where
         # rounding hides them from Newton.
@@ -424,10 +424,11 @@ def maxent_fit(
     of the uniform table (Csiszar 1975). Cells that every feasible table leaves at zero are
     found first by a linear programme and fixed at 0; on the other cells the optimum has the
     log-linear form q = exp(A^T theta), theta minimising the dual
-    sum_c exp((A^T theta)_c) - b^T theta. From p(x) / n_y, damped Newton steps on the dual
-    (H = A diag(q) A^T on a basis of its rows, a backtracking line search) converge
-    quadratically near the optimum, also where it has cells near zero, on which IPF
-    slows to a crawl. Tables whose cells span hundreds of orders of magnitude can still
+    sum_c exp((A^T theta)_c) - b^T theta. From p(x) / n_y, :data:`IPF_SWEEPS` sweeps of IPF
+    fit most tables; the others restart from p(x) / n_y with damped Newton steps on the dual
+    (H = A diag(q) A^T on a basis of its rows, a backtracking line search), which converge
+    quadratically near the optimum, also where it has cells near zero, on which IPF slows
+    to a crawl. Tables whose cells span hundreds of orders of magnitude can still
     stall, rounding hiding the last steps: those are the ones the warning counts.
     """
     q, steps, residuals = _fit(stack, elements, tol=tol, max_iter=max_iter)

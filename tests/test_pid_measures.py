@@ -237,7 +237,7 @@ def test_four_sources_batched_and_complete(name: str) -> None:
 
 
 def _cvxpy_maxent(table: np.ndarray, elements: tuple) -> np.ndarray:
-    """The maximum-entropy fit by a convex solver, independent of IPF."""
+    """The maximum-entropy fit by a convex solver, independent of the library's fit."""
     cp = pytest.importorskip("cvxpy")
     shape = table.shape
     q = cp.Variable(int(np.prod(shape)), nonneg=True)
@@ -251,7 +251,7 @@ def _cvxpy_maxent(table: np.ndarray, elements: tuple) -> np.ndarray:
         constraints.append(matrix @ q == matrix @ table.ravel())
     problem = cp.Problem(cp.Maximize(cp.sum(cp.entr(q))), constraints)
     # Tolerances at 1e-14 make Clarabel stop as "optimal_inaccurate" on optima with zero
-    # cells; its answer is still within 1e-10 of IPF's, which the tests assert.
+    # cells; its answer is still within 1e-10 of ours, which the tests assert.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Solution may be inaccurate")
         problem.solve(solver="CLARABEL", tol_gap_abs=1e-14, tol_gap_rel=1e-14, tol_feas=1e-14)
@@ -265,7 +265,7 @@ def _cvxpy_maxent(table: np.ndarray, elements: tuple) -> np.ndarray:
 
 @pytest.mark.parametrize("gate", ["AND", "SUM", "XorAnd", "RDN"])
 def test_ccs_fit_agrees_with_convex_solver_on_gates(gate: str) -> None:
-    # Independent check of the IPF fit (with forced zeros from the LP): I_ccs({0}{1}) from a
+    # Independent check of our fit (with forced zeros from the LP): I_ccs({0}{1}) from a
     # Clarabel maximum-entropy fit agrees with ours to 1e-9 bits.
     table = GATES[gate].table
     alpha = ((0,), (1,))
@@ -292,7 +292,8 @@ def test_maxent_fit_agrees_with_convex_solver(zeros: bool) -> None:
 def test_forced_zeros_make_the_and_fit_exact() -> None:
     # AND's pairwise marginals force q(1, 1, 0) = 0: q(x1 = 1, y = 1) = 1/4 = q(x1 = x2 = 1)
     # and q(x2 = 0, y = 1) = 0. Without the LP, IPF only nears that cell as 1/sweeps and
-    # stops 2e-6 bits off; with it the fit converges without a warning.
+    # stops 2e-6 bits off (and Newton on the dual, which cannot reach a zero, has no optimum);
+    # with it the fit converges without a warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         q = maxent_fit(GATES["AND"].table[np.newaxis], ((0,), (1,)))[0]
@@ -319,7 +320,7 @@ def test_lattice_order_of_dep_atoms() -> None:
 def test_dit_ccs_fit_misses_its_constraints() -> None:
     # On this seeded 3-source table with zero cells, dit 2.3's I_ccs({0,1}{2}) is 0.0125939
     # bits and ours 0.0125983. dit's maxent_dist misses the constraint marginals by 1e-5 (so
-    # its entropy is higher than the feasible optimum); our IPF meets them to 1e-15 and
+    # its entropy is higher than the feasible optimum); our fit meets them to 1e-15 and
     # agrees with Clarabel's fit to 1e-9 bits: the difference is dit's fit, not ours.
     pytest.importorskip("dit")
     from dit.algorithms import maxent_dist

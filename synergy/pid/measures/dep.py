@@ -31,7 +31,7 @@ def dep_batched(
     tol : float, keyword-only
         Marginal residual at which the maximum-entropy fit of {X1 Y}{X2 Y}{X1 X2} stops.
     max_iter : int, keyword-only
-        Most sweeps of that fit.
+        Most Newton steps of that fit.
 
     Returns
     -------
@@ -42,7 +42,7 @@ def dep_batched(
     Warns
     -----
     SynergyConvergenceWarning
-        If the maximum-entropy fit misses ``tol`` within ``max_iter`` sweeps.
+        If the maximum-entropy fit misses ``tol`` within ``max_iter`` Newton steps.
 
     Notes
     -----
@@ -53,8 +53,9 @@ def dep_batched(
     (the edges {13}{2} - {1}{2}{3} and {12}{13} - {12}{3} both give I(X1; Y)). Then
     redundancy = I(X1; Y) - U_1, and synergy is the rest of I(X1 X2; Y).
     I_{13,23} keeps p(x1, y) and p(x2, y): q = p(y) p(x1|y) p(x2|y); I_{12,13,23} keeps all
-    three pairs and is fitted by IPF (exact up to ``tol``; see :mod:`.ccs` on how dit's own
-    fit, and so its values, can differ by up to about 1e-4 bits).
+    three pairs and is fitted by Newton's method on the dual (exact up to ``tol``; see
+    :mod:`.ccs` on how dit's own fit, and so its values, can differ by up to about 1e-4
+    bits).
 
     James et al. define I_dep for two sources, and this module registers only that. dit 2.3
     accepts three sources in ``PID_dep`` but does not define the decomposition: it computes

@@ -12,7 +12,8 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST := $(PY) -m pytest -n 2 --dist loadgroup
 CORE_TESTS := tests/test_information.py tests/test_validation.py tests/test_tables.py \
 	tests/test_public_api.py tests/test_kernels.py tests/test_pid_gates.py \
-	tests/test_pid_batch.py tests/test_pid_errors.py tests/test_scan.py
+	tests/test_pid_batch.py tests/test_pid_errors.py tests/test_scan.py \
+	tests/test_empty_batch.py tests/test_target_axis.py tests/test_maxent.py
 
 .PHONY: install demo test test-slow test-nojit lint bench docs clean
 

@@ -491,9 +491,9 @@ def _record_threads_in_solve(monkeypatch, kernel="solve_dual"):
     seen = []
     inner = getattr(vk_module, kernel)
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         seen.append(_blas_threads())
-        return inner(*args)
+        return inner(*args, **kwargs)
 
     monkeypatch.setattr(vk_module, kernel, spy)
     return seen

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numba
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.skipif(
@@ -122,3 +123,67 @@ def test_the_batched_solver_compiles_each_kernel_once() -> None:
     counts = json.loads(_run(_VK_KERNELS))
     assert "_solve_tables" in counts
     assert counts == dict.fromkeys(counts, 1)
+
+
+_TIERED_FIRST_CALLS = """
+import json
+import numpy as np
+from numba.core import event
+with event.install_recorder("numba:compile") as recorder:
+    import synergy
+    from synergy.pid import _vk_batch
+    from synergy.testing import AND
+    warm = WARM
+    table = np.random.default_rng(0).dirichlet(np.ones(27)).reshape(3, 3, 3)
+    answers = [
+        synergy.s_vk(AND),
+        synergy.union_information(table).synergy,
+        synergy.decompose(AND, "broja").synergy,
+        synergy.s_vk(np.random.default_rng(1).dirichlet(np.ones(16)).reshape(2, 2, 2, 2)),
+    ]
+    first = {ev.data["dispatcher"].py_func.__qualname__ for _, ev in recorder.buffer}
+    spent = _vk_batch._interpreted_seconds
+    if not warm:
+        _vk_batch._INTERPRETED_BUDGET = 0.0  # as if the interpreted solves had cost it
+    answers.append(synergy.s_vk(AND))
+    answers.append(synergy.s_vk(AND))
+names = {ev.data["dispatcher"].py_func.__qualname__ for _, ev in recorder.buffer}
+print(json.dumps({
+    "answers": answers,
+    "first": sorted(first),
+    "later": sorted(names - first),
+    "spent": spent,
+    "spent_after": _vk_batch._interpreted_seconds,
+    "solve_tables": len(_vk_batch._solve_tables.signatures),
+    "bivariate": len(_vk_batch._bivariate.signatures),
+}))
+"""
+
+_SOLVER_KERNELS = {"_solve_tables", "_factor", "_chol_solve", "_bivariate", "_neg_xlogx"}
+
+
+def test_a_first_single_table_call_does_not_wait_for_the_solver(
+    tmp_path: os.PathLike[str],
+) -> None:
+    # Issue 10, part 2: with an empty numba cache, single small tables run the solver's
+    # kernel interpreted (no compile of it) until the interpreted solves have cost the
+    # budget; then the kernel compiles once and is used; a later process with that cache
+    # uses the compiled kernel at once (loaded, not compiled).
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    cold = json.loads(_run(_TIERED_FIRST_CALLS.replace("WARM", "False"), env))
+    assert not _SOLVER_KERNELS & set(cold["first"])
+    assert cold["spent"] > 0.0
+    # The budget spent: the solver compiled once, and its calls stop costing interpreted time.
+    assert "_solve_tables" in cold["later"]
+    assert cold["solve_tables"] == 1
+    assert cold["bivariate"] == 1
+    assert cold["spent_after"] == cold["spent"]
+    warm = json.loads(_run(_TIERED_FIRST_CALLS.replace("WARM", "True"), env))
+    assert not _SOLVER_KERNELS & set(warm["first"] + warm["later"])
+    assert warm["spent"] == 0.0
+    assert warm["solve_tables"] == 1  # loaded from the cache, and used
+    # S_VK(AND) = 0.5 bits (Bertschinger et al. 2014, the AND gate's synergy); the
+    # interpreted, compiled and cached kernels agree to 1e-12 bits.
+    assert abs(cold["answers"][0] - 0.5) <= 1e-9
+    np.testing.assert_allclose(cold["answers"], warm["answers"], atol=1e-12, rtol=0)
+    assert abs(cold["answers"][-1] - cold["answers"][0]) <= 1e-12

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 import pytest
 from scipy.special import entr, logsumexp
@@ -14,6 +17,7 @@ from synergy._validate import (
     InvalidTypeError,
     SynergyConvergenceWarning,
 )
+from synergy.pid import _vk_batch
 from synergy.pid.vk import UnionInformationBatch, s_vk, union_information
 from synergy.testing import AND, RDN, UNQ, XOR
 
@@ -414,3 +418,173 @@ def test_one_informative_source_is_closed_form() -> None:
         assert alone.solver == "closed-form"
         assert abs(got.value[i] - alone.value) <= 1e-13
     np.testing.assert_array_equal(got.q, tables)
+
+
+# ---- The tiered first call: the interpreted kernel and the tier switch.
+
+_JIT_ONLY = pytest.mark.skipif(
+    bool(numba.config.DISABLE_JIT), reason="without the JIT every kernel is interpreted"
+)
+
+
+def _kernel_tables() -> list[np.ndarray]:
+    rng = np.random.default_rng(12)
+    out = [np.asarray(g, dtype=np.float64) for g in (AND, XOR, RDN, UNQ)]
+    for shape in ((2, 2, 2), (3, 3, 3), (2, 3, 4), (2, 2, 2, 2), (2, 3, 2, 2)):
+        for _ in range(3):
+            out.append(rng.dirichlet(np.ones(int(np.prod(shape)))).reshape(shape))
+    out.append(_tables("sparse", (2, 2, 2, 2), 1, seed=13)[0])  # 3 sources, zero cells
+    return out
+
+
+def _run_kernel(kernel, table: np.ndarray):  # type: ignore[no-untyped-def]
+    two_d = np.ascontiguousarray(table).reshape(1, -1, table.shape[-1])
+    dims = np.array(table.shape[:-1], dtype=np.int64)
+    n_x, n_y = two_d.shape[1:]
+    outputs = (
+        np.zeros((1, n_x * n_y)),
+        np.empty(1),
+        np.empty(1),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int64),
+        np.empty((1, 3)),
+    )
+    kernel(_vk_batch.read_only(two_d), _vk_batch.read_only(dims), 1e-10 * np.log(2), 200, *outputs)
+    return outputs
+
+
+@_JIT_ONLY
+@pytest.mark.parametrize("index", range(len(_kernel_tables())))
+def test_interpreted_kernel_agrees_with_the_compiled_one(index: int) -> None:
+    # Two runs of the same kernel code, one by CPython and one by numba: only the
+    # roundings may differ, so every output agrees to 1e-12 bits (issue 10, part 2).
+    table = _kernel_tables()[index]
+    python = _vk_batch._interpreted_copy(
+        _vk_batch._solve_tables,
+        {"_factor": _vk_batch._factor, "_chol_solve": _vk_batch._chol_solve},
+    )
+    q_i, f_i, lower_i, _, status_i, ent_i = _run_kernel(python, table)
+    q_c, f_c, lower_c, _, status_c, ent_c = _run_kernel(_vk_batch._solve_tables, table)
+    bits = 1.0 / np.log(2)
+    assert status_i[0] == status_c[0]
+    assert abs(f_i[0] - f_c[0]) * bits <= 1e-12
+    assert abs(lower_i[0] - lower_c[0]) * bits <= 1e-12
+    np.testing.assert_allclose(ent_i * bits, ent_c * bits, atol=1e-12, rtol=0)
+    if table.ndim == 3:
+        # With three sources the minimisers of f can form a face (the random 2x2x2x2
+        # tables' Q differ by 2e-5 between the two runs at equal f): the values above are
+        # the answer; Q is compared for two sources, where both runs reach the same Q.
+        np.testing.assert_allclose(q_i, q_c, atol=1e-12, rtol=0)
+        p = table.reshape(1, *table.shape)
+        q = q_c.reshape(p.shape)
+        terms_i, terms_c = np.empty((1, 3)), np.empty((1, 3))
+        bivariate = _vk_batch._interpreted_copy(
+            _vk_batch._bivariate, {"_neg_xlogx": _vk_batch._neg_xlogx}
+        )
+        bivariate(p, q, terms_i)
+        _vk_batch._bivariate(_vk_batch.read_only(p), _vk_batch.read_only(q), terms_c)
+        np.testing.assert_allclose(terms_i * bits, terms_c * bits, atol=1e-12, rtol=0)
+
+
+class _NotYetCompiled:
+    """A compiled kernel as a process that has not compiled it yet sees it (no signatures,
+    no disk cache); counts the calls that reach the compiled code."""
+
+    def __init__(self, kernel) -> None:  # type: ignore[no-untyped-def]
+        self.kernel = kernel
+        self.py_func = kernel.py_func
+        self.signatures: list[object] = []
+        self.calls = 0
+
+    def __call__(self, *args) -> None:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        self.kernel(*args)
+        self.signatures = list(self.kernel.signatures)
+
+
+def _fresh_tier() -> tuple[_vk_batch._Tiered, _NotYetCompiled]:
+    kernel = _NotYetCompiled(_vk_batch._solve_tables)
+    helpers = {"_factor": _vk_batch._factor, "_chol_solve": _vk_batch._chol_solve}
+    return _vk_batch._Tiered(kernel, helpers), kernel
+
+
+@_JIT_ONLY
+def test_the_tier_runs_interpreted_until_the_budget_is_spent(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_vk_batch, "_interpreted_seconds", 0.0)
+    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 1e9)
+    tier, kernel = _fresh_tier()
+    table = _kernel_tables()[5]
+    want = _run_kernel(_vk_batch._solve_tables, table)
+    first = _run_kernel(tier.run, table)
+    assert kernel.calls == 0  # interpreted: the compiled code was not reached
+    assert _vk_batch._interpreted_seconds > 0.0
+    np.testing.assert_allclose(first[0], want[0], atol=1e-12, rtol=0)
+    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 0.0)  # the budget is spent
+    spent = _vk_batch._interpreted_seconds
+    for _ in range(2):
+        again = _run_kernel(tier.run, table)
+        np.testing.assert_array_equal(again[0], want[0])
+    assert kernel.calls == 2
+    assert _vk_batch._interpreted_seconds == spent
+    # Once switched, a later budget does not switch back.
+    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 1e9)
+    _run_kernel(tier.run, table)
+    assert kernel.calls == 3
+
+
+@_JIT_ONLY
+def test_the_tier_uses_a_kernel_compiled_in_this_process(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 1e9)
+    tier, kernel = _fresh_tier()
+    kernel.signatures = ["compiled by a batch"]
+    _run_kernel(tier.run, _kernel_tables()[0])
+    assert kernel.calls == 1
+
+
+@_JIT_ONLY
+def test_the_tier_switch_is_thread_safe(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Several threads cross the budget together: each call gets the kernel's answer, by
+    # either tier, and the switch happens once.
+    monkeypatch.setattr(_vk_batch, "_interpreted_seconds", 0.0)
+    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 0.05)
+    tier, kernel = _fresh_tier()
+    tables = _kernel_tables()
+    want = [_run_kernel(_vk_batch._solve_tables, t)[1][0] for t in tables]
+
+    def solve(index: int) -> float:
+        return float(_run_kernel(tier.run, tables[index % len(tables)])[1][0])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(solve, range(8 * len(tables))))
+    for index, value in enumerate(got):
+        assert abs(value - want[index % len(tables)]) <= 1e-12
+    assert tier.compiled
+    assert 0 < kernel.calls < len(got)
+
+
+_CACHED_MODULE = """
+import numba
+
+
+@numba.njit(cache=True)
+def twice(x):
+    return 2.0 * x
+"""
+
+
+@_JIT_ONLY
+def test_a_warm_disk_cache_is_recognised(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Numba's private cache index tells whether a kernel is on disk; anything unexpected
+    # there means "assume cold".
+    assert not _vk_batch._cache_is_warm(object())
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tier_cached_module.py").write_text(_CACHED_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("tier_cached_module")
+    assert not _vk_batch._cache_is_warm(module.twice)  # an empty cache
+    assert module.twice(1.5) == 3.0  # compiles, and saves to the cache
+    assert _vk_batch._cache_is_warm(module.twice)
+    # A new dispatcher of the same function (a new process) finds it too.
+    fresh = numba.njit(cache=True)(module.twice.py_func)
+    assert _vk_batch._cache_is_warm(fresh)
+    assert not fresh.signatures

@@ -361,8 +361,10 @@ def _one_small_table(
 
     Tables within ``_SMALL_ROWS`` constraint rows take the batched kernel's path, so that a
     first call compiles one solver (the blocked one compiles only for large tables or a
-    table this path does not certify). None, for the single-table path, when the table is
-    larger or its gap misses ``tol_nats``.
+    table this path does not certify), and only once the interpreted kernel has cost this
+    process as much as compiling it is worth (``tiered``: see ``synergy.pid._vk_batch``).
+    None, for the single-table path, when the table is larger or its gap misses
+    ``tol_nats``.
     """
     shape = merged.shape
     if sum(shape[:-1]) * shape[-1] > _SMALL_ROWS:
@@ -370,7 +372,7 @@ def _one_small_table(
     n_x = math.prod(shape[:-1])
     two_d = np.ascontiguousarray(merged, dtype=np.float64).reshape(1, n_x, shape[-1])
     dims = np.array(shape[:-1], dtype=np.int64)
-    answer = solve_batch(two_d, dims, tol_nats, max_iter)
+    answer = solve_batch(two_d, dims, tol_nats, max_iter, tiered=True)
     code = int(answer.status[0])
     q = answer.q[0].reshape(shape)
     if code not in (0, 3) or not _meets_marginals(q, merged):
@@ -383,7 +385,7 @@ def _one_small_table(
     shared: float | None = None
     if len(shape) == 3:
         terms = np.empty((1, 3))
-        bivariate_batch(two_d.reshape(1, *shape), q.reshape(1, *shape), terms)
+        bivariate_batch(two_d.reshape(1, *shape), q.reshape(1, *shape), terms, tiered=True)
         ui1, ui2, mi1 = (float(v) for v in terms[0])
         unique, shared = (ui1 / log_base, ui2 / log_base), (mi1 - ui1) / log_base
     return UnionInformation(

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from synergy._kernels import read_only
+from synergy.information import entropy_bits
 
 # The interior-point method's constants and the kernel-only decorator options are the
 # single-table solver's: one home for each.
@@ -31,7 +32,7 @@ from synergy.pid._vk_solver import (
     _TINY_STEP,
 )
 
-__all__ = ["STATUS", "BatchAnswer", "bivariate_batch", "solve_batch"]
+__all__ = ["STATUS", "BatchAnswer", "bivariate_terms", "solve_batch", "table_entropies"]
 
 #: Status codes of :func:`solve_batch`, in order; "closed-form" is optimal without a solver.
 STATUS = ("optimal", "iteration limit", "stalled", "closed-form")
@@ -42,6 +43,7 @@ _TRY_CERTIFY = 10.0  # fit and certify once mu * n_blocks is within this factor 
 # Batches of at least two chunks run on a thread pool (the kernel releases the GIL), one
 # chunk of tables per task; below that, threads cost more than they save.
 _CHUNK = 2048
+_LN2 = math.log(2.0)
 
 
 class BatchAnswer:
@@ -87,26 +89,59 @@ def solve_batch(
     lower = np.empty(n_tables)
     iterations = np.zeros(n_tables, dtype=np.int64)
     status = np.zeros(n_tables, dtype=np.int64)
-    entropies = np.empty((n_tables, 3))
-    outputs = (q, f, lower, iterations, status, entropies)
+    entropies = read_only(table_entropies(tables))
+    outputs = (q, f, lower, iterations, status)
     n_chunks = min(os.cpu_count() or 1, n_tables // _CHUNK)
     if n_chunks <= 1:
         if n_tables:
             kernel = _SOLVE_TABLES.run if tiered else _solve_tables
-            kernel(tables, dims, float(tol), int(max_iter), *outputs)
-        return BatchAnswer(*outputs)
+            kernel(tables, entropies, dims, float(tol), int(max_iter), *outputs)
+        return BatchAnswer(*outputs, entropies)
     edges = np.linspace(0, n_tables, n_chunks + 1).astype(np.int64)
 
     def run(chunk: int) -> None:
         lo, hi = edges[chunk], edges[chunk + 1]
         # Each task writes its own rows of the outputs (views): no two tasks share memory.
         _solve_tables(
-            tables[lo:hi], dims, float(tol), int(max_iter), *(out[lo:hi] for out in outputs)
+            tables[lo:hi],
+            entropies[lo:hi],
+            dims,
+            float(tol),
+            int(max_iter),
+            *(out[lo:hi] for out in outputs),
         )
 
     with ThreadPoolExecutor(max_workers=n_chunks) as pool:
         list(pool.map(run, range(n_chunks)))
-    return BatchAnswer(*outputs)
+    return BatchAnswer(*outputs, entropies)
+
+
+def table_entropies(tables: np.ndarray) -> np.ndarray:
+    """H(Y), H(X) and H(X, Y) in nats of every table of shape (n_tables, n_x, n_y).
+
+    Shape (n_tables, 3), from the library's one entropy (:func:`synergy.information.entropy_bits`).
+    """
+    columns = [entropy_bits(tables, 1, axes) for axes in ((1,), (0,), (0, 1))]
+    return np.ascontiguousarray(np.stack(columns, axis=-1) * _LN2)
+
+
+def bivariate_terms(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """UI_1 = I_Q(Y; X1 | X2), UI_2 = I_Q(Y; X2 | X1) and I_P(X1; Y) in nats, per table.
+
+    ``p`` and ``q`` have shape (n_tables, n_1, n_2, n_y); the result (n_tables, 3). Sums of
+    entropies of marginals, from the library's one entropy (0 log 0 = 0).
+    """
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    q = np.ascontiguousarray(q, dtype=np.float64)
+
+    def h(t: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        return entropy_bits(t, 1, axes) * _LN2
+
+    h_q, h_q12 = h(q, (0, 1, 2)), h(q, (0, 1))
+    ui1 = h_q12 + h(q, (1, 2)) - h_q - h(q, (1,))
+    ui2 = h_q12 + h(q, (0, 2)) - h_q - h(q, (0,))
+    mi1 = h(p, (0,)) + h(p, (2,)) - h(p, (0, 2))
+    return np.stack([ui1, ui2, mi1], axis=-1)
 
 
 @numba.njit(cache=True, nogil=True, **_INNER)
@@ -195,6 +230,7 @@ def _chol_solve(low: np.ndarray, m: int, x: np.ndarray) -> None:
 @numba.njit(cache=True, nogil=True)
 def _solve_tables(
     tables: np.ndarray,
+    entropies: np.ndarray,
     dims: np.ndarray,
     tol: float,
     max_iter: int,
@@ -203,7 +239,6 @@ def _solve_tables(
     lower_out: np.ndarray,
     it_out: np.ndarray,
     status_out: np.ndarray,
-    ent_out: np.ndarray,
 ) -> None:
     """Every table of the batch in turn, with workspaces allocated once for the largest size.
 
@@ -285,8 +320,6 @@ def _solve_tables(
             p_full[j] = 0.0
         for y in range(n_y):
             py[y] = 0.0
-        h_x = 0.0
-        h_xy = 0.0
         for x in range(n_x):
             rest = x
             offset = n_full
@@ -296,19 +329,8 @@ def _solve_tables(
                 rest //= dims[i]
                 for y in range(n_y):
                     p_full[base + y] += tables[tab, x, y]
-            px = 0.0
             for y in range(n_y):
-                v = tables[tab, x, y]
-                py[y] += v
-                px += v
-                h_xy -= v * math.log(v) if v > 0.0 else 0.0
-            h_x -= px * math.log(px) if px > 0.0 else 0.0
-        h_y = 0.0
-        for y in range(n_y):
-            h_y -= py[y] * math.log(py[y]) if py[y] > 0.0 else 0.0
-        ent_out[tab, 0] = h_y
-        ent_out[tab, 1] = h_x
-        ent_out[tab, 2] = h_xy
+                py[y] += tables[tab, x, y]
         for key in range(n_src):
             acc = 0.0
             for y in range(n_y):
@@ -401,8 +423,8 @@ def _solve_tables(
         # f >= -H(Y) from below, so every table leaves with finite bounds.
         for c in range(n):
             best_q[c] = tables[tab, cell_flat[c] // n_y, cell_flat[c] % n_y]
-        best[0] = h_x - h_xy
-        best[1] = -h_y
+        best[0] = entropies[tab, 1] - entropies[tab, 2]  # H(X) - H(X, Y)
+        best[1] = -entropies[tab, 0]  # -H(Y)
         iterations = 0
         status = 0
         n_starts = 2
@@ -808,88 +830,6 @@ def _solve_tables(
         status_out[tab] = status
 
 
-def bivariate_batch(
-    p: np.ndarray, q: np.ndarray, out: np.ndarray, *, tiered: bool = False
-) -> None:
-    """UI_1 = I_Q(Y; X1 | X2), UI_2 = I_Q(Y; X2 | X1), I_P(X1; Y) in nats, per table.
-
-    ``p`` and ``q`` have shape (n_tables, n_1, n_2, n_y); ``out`` (n_tables, 3). Entropies
-    of the marginals of Q (0 log 0 = 0), with one set of scratch arrays for the batch.
-    ``tiered`` as in :func:`solve_batch`.
-    """
-    (_BIVARIATE.run if tiered else _bivariate)(
-        read_only(np.ascontiguousarray(p, dtype=np.float64)),
-        read_only(np.ascontiguousarray(q, dtype=np.float64)),
-        out,
-    )
-
-
-@numba.njit(cache=True, nogil=True, **_INNER)
-def _neg_xlogx(v: float) -> float:
-    return -v * math.log(v) if v > 0.0 else 0.0
-
-
-@numba.njit(cache=True, nogil=True)
-def _bivariate(p: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
-    n_tables, n1, n2, ny = q.shape
-    q12 = np.empty((n1, n2))
-    q1y = np.empty((n1, ny))
-    q2y = np.empty((n2, ny))
-    p1y = np.empty((n1, ny))
-    for tab in range(n_tables):
-        q12[:] = 0.0
-        q1y[:] = 0.0
-        q2y[:] = 0.0
-        p1y[:] = 0.0
-        h_q = 0.0
-        for a in range(n1):
-            for c in range(n2):
-                for y in range(ny):
-                    v = q[tab, a, c, y]
-                    h_q += _neg_xlogx(v)
-                    q12[a, c] += v
-                    q1y[a, y] += v
-                    q2y[c, y] += v
-                    p1y[a, y] += p[tab, a, c, y]
-        h_q12 = 0.0
-        h_q1 = 0.0
-        h_q2 = 0.0
-        for a in range(n1):
-            row = 0.0
-            for c in range(n2):
-                h_q12 += _neg_xlogx(q12[a, c])
-                row += q12[a, c]
-            h_q1 += _neg_xlogx(row)
-        for c in range(n2):
-            col = 0.0
-            for a in range(n1):
-                col += q12[a, c]
-            h_q2 += _neg_xlogx(col)
-        h_q1y = 0.0
-        h_p1y = 0.0
-        h_p1 = 0.0
-        for a in range(n1):
-            row = 0.0
-            for y in range(ny):
-                h_q1y += _neg_xlogx(q1y[a, y])
-                h_p1y += _neg_xlogx(p1y[a, y])
-                row += p1y[a, y]
-            h_p1 += _neg_xlogx(row)
-        h_q2y = 0.0
-        for c in range(n2):
-            for y in range(ny):
-                h_q2y += _neg_xlogx(q2y[c, y])
-        h_py = 0.0
-        for y in range(ny):
-            col = 0.0
-            for a in range(n1):
-                col += p1y[a, y]
-            h_py += _neg_xlogx(col)
-        out[tab, 0] = h_q12 + h_q2y - h_q - h_q2
-        out[tab, 1] = h_q12 + h_q1y - h_q - h_q1
-        out[tab, 2] = h_p1 + h_py - h_p1y
-
-
 # ---- The tiered first call: a single small table does not wait for the compiler.
 #
 # Compiling `_solve_tables` costs about 13 s of CPU with an empty numba cache; run
@@ -978,4 +918,3 @@ class _Tiered:
 
 
 _SOLVE_TABLES = _Tiered(_solve_tables, {"_factor": _factor, "_chol_solve": _chol_solve})
-_BIVARIATE = _Tiered(_bivariate, {"_neg_xlogx": _neg_xlogx})

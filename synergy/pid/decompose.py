@@ -201,14 +201,7 @@ def decompose(
         min_sources=2,
         target=target,
     )
-    most = record.max_sources
-    if len(groups) > most:
-        expected = (
-            f"exactly 2 source groups for measure {record.name!r}"
-            if most == 2
-            else f"2 to {most} source groups for measure {record.name!r}"
-        )
-        raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
+    record.check_sources(len(groups), _FUNC)
     merged = merge_sources(table, groups, batch_ndim=batch_ndim)
     if tol is not None:
         chosen["tol"] = float(tol) * abs(log2_base)  # the measures solve in bits

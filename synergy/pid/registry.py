@@ -99,6 +99,29 @@ class Measure:
     every_node: AllRedundancies | None = None
     options: tuple[str, ...] = ()
 
+    def check_sources(self, n_groups: int, func: str) -> None:
+        """Refuse more source groups than the measure decomposes, naming ``sources``.
+
+        Parameters
+        ----------
+        n_groups : int
+            The number of source groups of the call.
+        func : str
+            The public function to name in the error.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``n_groups`` exceeds ``max_sources``.
+        """
+        if n_groups > self.max_sources:
+            expected = (
+                f"exactly 2 source groups for measure {self.name!r}"
+                if self.max_sources == 2
+                else f"2 to {self.max_sources} source groups for measure {self.name!r}"
+            )
+            raise invalid("sources", func, expected, f"{n_groups} groups")
+
 
 @dataclass(frozen=True)
 class DecompositionAtoms:

@@ -292,14 +292,7 @@ def decompose(
         min_sources=2,
         target=target,
     )
-    most = record.max_sources
-    if len(groups) > most:
-        expected = (
-            f"exactly 2 source groups for measure {record.name!r}"
-            if most == 2
-            else f"2 to {most} source groups for measure {record.name!r}"
-        )
-        raise invalid("sources", _FUNC, expected, f"{len(groups)} groups")
+    record.check_sources(len(groups), _FUNC)
     lattice = redundancy_lattice(len(groups))
     last = (table.ndim - batch_ndim - 1,)
     whole = mutual_information_nats(table, batch_ndim, union(groups), last)

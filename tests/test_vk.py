@@ -577,24 +577,3 @@ def test_small_table_compiles_only_the_batched_solver():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "0"]
-
-
-def test_a_table_the_batched_kernel_certified_is_not_solved_again(monkeypatch):
-    # Table 1547 of default_rng(0).dirichlet(ones(27), 2000): the batched kernel certifies it
-    # (gap 4.8e-12 bits) with a Q within its own bound of the marginals (4.0e-15 off), but
-    # vk.py's stricter re-check sent it through the blocked single-table solver (a 27 s
-    # first compile). Both checks now accept what the kernel certified.
-    from synergy.pid import vk
-
-    table = np.random.default_rng(0).dirichlet(np.ones(27), 2000).reshape(2000, 3, 3, 3)[1547]
-
-    def no_second_solve(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise AssertionError("the single-table solver ran for a certified table")
-
-    monkeypatch.setattr(vk, "_solve", no_second_solve)
-    got = union_information(table)
-    assert got.status == "optimal"
-    monkeypatch.undo()
-    # An independent reference: cvxpy's conic solver (certifies to about 1e-9 bits).
-    ref = union_information(table, solver="cvxpy", tol=1e-8)
-    assert abs(got.synergy - ref.synergy) <= 1e-8

@@ -31,7 +31,7 @@ from synergy._validate import (
     resolve_sources,
 )
 from synergy.pid._plumbing import with_target_last
-from synergy.pid._vk_batch import _FIT_TOL, bivariate_terms, solve_batch, table_entropies
+from synergy.pid._vk_batch import bivariate_terms, solve_batch, table_entropies
 from synergy.pid._vk_solver import (
     FEASIBLE_TOL,
     Structure,
@@ -844,13 +844,12 @@ _BATCH_STATUS = ("optimal", "iteration limit", "stalled", "optimal")  # by kerne
 # A single table with at most this many constraint rows is solved as a batch of one (past
 # about 70 rows the dense kernel is slower than the blocked one: 1.17x at 6x6x6, 3.5x 8x8x8).
 _SMALL_ROWS = 64
-# A batch-of-one answer is re-checked against the marginals in numpy before it is returned:
-# to the batched kernel's own bound on |Q(x_i, y) - P(x_i, y)| (_FIT_TOL, which a batch
-# accepts too), plus the rounding of numpy's summation order. One that misses goes through
-# the single-table path. (A stricter bound here sent tables that the kernel had certified
-# to the blocked solver and its 27 s first compile: 1 of 2,000 random 3x3x3 tables.)
+# The single-table path repairs Q until it meets every marginal to about these tolerances
+# (tests/test_vk_certificate.py); a batch-of-one answer that does not goes through that path.
+# (The batched kernel's own bound, _FIT_TOL = 1e-14 absolute, is looser: 1 of 2,000 random
+# 3x3x3 tables certified by the kernel misses these by 4e-15 and goes to the blocked solver.)
 _MARGINAL_RTOL = 1e-14
-_MARGINAL_ATOL = _FIT_TOL
+_MARGINAL_ATOL = 1e-15
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ CASES: dict[str, tuple[str, str]] = {
     "decompose imin": ("", "synergy.decompose(AND, 'imin')"),
     "decompose imax": ("", "synergy.decompose(AND, 'imax')"),
     "decompose broja": ("", "synergy.decompose(AND, 'broja')"),
+    "decompose ccs": ("", "synergy.decompose(AND, 'ccs')"),
+    "decompose dep": ("", "synergy.decompose(AND, 'dep')"),
     "tables.from_samples": ("", "synergy.tables.from_samples([0, 1, 1, 0], [0, 1, 0, 1])"),
     "tables.from_counts": ("", "synergy.tables.from_counts([[3, 1], [0, 4]])"),
     "tables.marginal": ("", "synergy.tables.marginal(AND, [2, 0])"),

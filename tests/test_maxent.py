@@ -9,6 +9,7 @@ rounding by plain numpy IPF sweeps; none of it is the library's code.
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
@@ -256,3 +257,37 @@ def test_unreachable_tolerance_warns_and_names_the_knob() -> None:
 
     with pytest.warns(SynergyConvergenceWarning, match="max_iter"):
         maxent_fit(AND_NOISY[np.newaxis], ((0,), (1,)), tol=0.0, max_iter=1)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="compares the compiled fit with Python")
+@pytest.mark.parametrize("name", sorted(HARD_2))
+def test_interpreted_fit_agrees_with_the_compiled_one(name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A single table's fit runs the kernel interpreted until compiling it pays (the tier of
+    # synergy.pid._vk_batch). The same code run by CPython and by numba: only roundings
+    # may differ. A batch of two runs the module's kernel, swapped here for the copy.
+    from synergy.pid import _vk_batch
+    from synergy.pid.measures import _maxent
+
+    table = np.stack([HARD_2[name], HARD_2[name]])
+    compiled = maxent_fit(table, ((0,), (1,)))
+    python = _vk_batch._interpreted_copy(_maxent._fit_kernel, _maxent._FIT_KERNEL._helpers)
+    monkeypatch.setattr(_maxent, "_fit_kernel", python)
+    interpreted = maxent_fit(table, ((0,), (1,)))
+    np.testing.assert_allclose(interpreted, compiled, atol=1e-15, rtol=1e-12)
+
+
+def test_a_single_table_takes_the_tiered_fit(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from synergy.pid.measures import _maxent
+
+    calls = []
+    real = _maxent._FIT_KERNEL
+
+    class Spy:
+        def run(self, *args):  # type: ignore[no-untyped-def]
+            calls.append(len(args[0]))
+            real.run(*args)
+
+    monkeypatch.setattr(_maxent, "_FIT_KERNEL", Spy())
+    maxent_fit(AND_NOISY[np.newaxis], ((0,), (1,)))
+    maxent_fit(np.stack([AND_NOISY, AND_NOISY]), ((0,), (1,)))
+    assert calls == [1]  # the batch of two ran the compiled kernel directly

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from synergy._validate import SynergyConvergenceWarning
+from synergy.pid._vk_batch import _Tiered
 
 __all__ = ["MAX_ITERATIONS", "TOLERANCE", "maxent_fit"]
 
@@ -255,6 +256,12 @@ def _fit_kernel(
         steps[b] = newton if residual <= tol else -1
 
 
+_FIT_KERNEL = _Tiered(
+    _fit_kernel,
+    {"_marginals": _marginals, "_ipf_sweep": _ipf_sweep, "_solve_on_rows": _solve_on_rows},
+)
+
+
 @cache
 def _basis_rows(
     shape: tuple[int, ...], elements: tuple[tuple[int, ...], ...], free: bytes
@@ -369,7 +376,10 @@ def _fit(
     q = np.ascontiguousarray(q.reshape(n_batch, -1))
     steps = np.empty(n_batch, dtype=np.int64)
     residuals = np.empty(n_batch)
-    _fit_kernel(
+    # A single table takes the tiered kernel (interpreted until compiling it pays, as the
+    # S_VK solver does: its first call compiles for about 3 s); a batch runs compiled.
+    kernel = _FIT_KERNEL.run if n_batch == 1 else _fit_kernel
+    kernel(
         q,
         wanted,
         index,

@@ -6,7 +6,6 @@ returns a PIDResult, for one table or a batch.
 
 from __future__ import annotations
 
-import dataclasses
 from types import MappingProxyType
 from typing import Any, Literal, overload
 
@@ -167,18 +166,6 @@ def decompose(
     >>> result.atoms[((0,), (1,))]
     0.0
     """
-    empty = _empty_batch(p, batch_ndim)
-    if empty is not None:
-        return _empty_result(
-            *empty,
-            measure,
-            sources,
-            target=target,
-            base=base,
-            solver=solver,
-            tol=tol,
-            max_iter=max_iter,
-        )
     record = get_measure(measure, func=_FUNC, param="measure")
     chosen = {"solver": solver, "tol": tol, "max_iter": max_iter}
     for name, value in chosen.items():
@@ -273,69 +260,4 @@ def _result(
         iterations=iterations,
         sources=groups,
         batch_shape=batch_shape,
-    )
-
-
-def _empty_batch(p: Any, batch_ndim: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    """(batch shape, table shape) when ``p`` is a batch of no table of real numbers, else None."""
-    if isinstance(batch_ndim, bool) or not isinstance(batch_ndim, int) or batch_ndim < 1:
-        return None
-    try:
-        arr = np.asarray(p)
-    except (ValueError, TypeError):  # ragged: the ordinary path words the error
-        return None
-    batch, table = arr.shape[:batch_ndim], arr.shape[batch_ndim:]
-    if arr.dtype.kind not in "fiu" or len(table) < 2 or 0 not in batch or 0 in table:
-        return None
-    return batch, table
-
-
-def _empty_result(
-    batch_shape: tuple[int, ...],
-    table_shape: tuple[int, ...],
-    measure: str,
-    sources: object,
-    *,
-    target: int,
-    base: float,
-    solver: str | None,
-    tol: float | None,
-    max_iter: int | None,
-) -> PIDResult[np.ndarray]:
-    """The result of a batch with no table: every array of the batch shape, empty.
-
-    Its fields (and their dtypes: a solver's status, gap and iterations) are those of the
-    measure's answer for one uniform table, so every registered measure gets them without
-    handling empty input, and the parameters are checked as for any batch.
-    """
-    probe = np.full((1, *table_shape), 1.0 / float(np.prod(table_shape)))
-    one: PIDResult[Any] = decompose(
-        probe,
-        measure,
-        sources,
-        target=target,
-        base=base,
-        batch_ndim=1,
-        solver=solver,
-        tol=tol,
-        max_iter=max_iter,
-    )
-
-    def cut(value: Any) -> Any:
-        if not isinstance(value, np.ndarray):
-            return value
-        return value[:0].reshape(*batch_shape, *value.shape[1:])
-
-    return dataclasses.replace(
-        one,
-        synergy=cut(one.synergy),
-        redundancy=cut(one.redundancy),
-        unique=tuple(cut(u) for u in one.unique),
-        atoms=MappingProxyType({node: cut(v) for node, v in one.atoms.items()}),
-        redundancies=MappingProxyType({node: cut(v) for node, v in one.redundancies.items()}),
-        mutual_information=cut(one.mutual_information),
-        status=cut(one.status),
-        gap=cut(one.gap),
-        iterations=cut(one.iterations),
-        batch_shape=tuple(batch_shape),
     )

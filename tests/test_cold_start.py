@@ -99,6 +99,7 @@ import json
 import numba
 import numpy as np
 import synergy
+from synergy import _tier
 from synergy.pid import _vk_batch
 from synergy.testing import AND, XOR
 
@@ -131,6 +132,7 @@ import numpy as np
 from numba.core import event
 with event.install_recorder("numba:compile") as recorder:
     import synergy
+    from synergy import _tier
     from synergy.pid import _vk_batch
     from synergy.testing import AND
     warm = WARM
@@ -142,9 +144,9 @@ with event.install_recorder("numba:compile") as recorder:
         synergy.s_vk(np.random.default_rng(1).dirichlet(np.ones(16)).reshape(2, 2, 2, 2)),
     ]
     first = {ev.data["dispatcher"].py_func.__qualname__ for _, ev in recorder.buffer}
-    spent = _vk_batch._interpreted_seconds
+    spent = _tier.interpreted_seconds
     if not warm:
-        _vk_batch._INTERPRETED_BUDGET = 0.0  # as if the interpreted solves had cost it
+        _tier.INTERPRETED_BUDGET = 0.0  # as if the interpreted solves had cost it
     answers.append(synergy.s_vk(AND))
     answers.append(synergy.s_vk(AND))
 names = {ev.data["dispatcher"].py_func.__qualname__ for _, ev in recorder.buffer}
@@ -153,7 +155,7 @@ print(json.dumps({
     "first": sorted(first),
     "later": sorted(names - first),
     "spent": spent,
-    "spent_after": _vk_batch._interpreted_seconds,
+    "spent_after": _tier.interpreted_seconds,
     "solve_tables": len(_vk_batch._solve_tables.signatures),
 }))
 """

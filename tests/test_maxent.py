@@ -265,12 +265,12 @@ def test_interpreted_fit_agrees_with_the_compiled_one(name: str, monkeypatch) ->
     # A single table's fit runs the kernel interpreted until compiling it pays (the tier of
     # synergy.pid._vk_batch). The same code run by CPython and by numba: only roundings
     # may differ. A batch of two runs the module's kernel, swapped here for the copy.
-    from synergy.pid import _vk_batch
+    from synergy import _tier
     from synergy.pid.measures import _maxent
 
     table = np.stack([HARD_2[name], HARD_2[name]])
     compiled = maxent_fit(table, ((0,), (1,)))
-    python = _vk_batch._interpreted_copy(_maxent._fit_kernel, _maxent._FIT_KERNEL._helpers)
+    python = _tier.interpreted_copy(_maxent._fit_kernel, _maxent._FIT_KERNEL._helpers)
     monkeypatch.setattr(_maxent, "_fit_kernel", python)
     interpreted = maxent_fit(table, ((0,), (1,)))
     np.testing.assert_allclose(interpreted, compiled, atol=1e-15, rtol=1e-12)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.special import entr, logsumexp
 
+from synergy import _tier
 from synergy._validate import (
     InvalidDistributionError,
     InvalidParameterError,
@@ -466,7 +467,7 @@ def test_interpreted_kernel_agrees_with_the_compiled_one(index: int) -> None:
     # Two runs of the same kernel code, one by CPython and one by numba: only the
     # roundings may differ, so every output agrees to 1e-12 bits (issue 10, part 2).
     table = _kernel_tables()[index]
-    python = _vk_batch._interpreted_copy(
+    python = _tier.interpreted_copy(
         _vk_batch._solve_tables,
         {"_factor": _vk_batch._factor, "_chol_solve": _vk_batch._chol_solve},
     )
@@ -499,39 +500,39 @@ class _NotYetCompiled:
         self.signatures = list(self.kernel.signatures)
 
 
-def _fresh_tier() -> tuple[_vk_batch._Tiered, _NotYetCompiled]:
+def _fresh_tier() -> tuple[_tier.Tiered, _NotYetCompiled]:
     kernel = _NotYetCompiled(_vk_batch._solve_tables)
     helpers = {"_factor": _vk_batch._factor, "_chol_solve": _vk_batch._chol_solve}
-    return _vk_batch._Tiered(kernel, helpers), kernel
+    return _tier.Tiered(kernel, helpers), kernel
 
 
 @_JIT_ONLY
 def test_the_tier_runs_interpreted_until_the_budget_is_spent(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(_vk_batch, "_interpreted_seconds", 0.0)
-    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 1e9)
+    monkeypatch.setattr(_tier, "interpreted_seconds", 0.0)
+    monkeypatch.setattr(_tier, "INTERPRETED_BUDGET", 1e9)
     tier, kernel = _fresh_tier()
     table = _kernel_tables()[5]
     want = _run_kernel(_vk_batch._solve_tables, table)
     first = _run_kernel(tier.run, table)
     assert kernel.calls == 0  # interpreted: the compiled code was not reached
-    assert _vk_batch._interpreted_seconds > 0.0
+    assert _tier.interpreted_seconds > 0.0
     np.testing.assert_allclose(first[0], want[0], atol=1e-12, rtol=0)
-    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 0.0)  # the budget is spent
-    spent = _vk_batch._interpreted_seconds
+    monkeypatch.setattr(_tier, "INTERPRETED_BUDGET", 0.0)  # the budget is spent
+    spent = _tier.interpreted_seconds
     for _ in range(2):
         again = _run_kernel(tier.run, table)
         np.testing.assert_array_equal(again[0], want[0])
     assert kernel.calls == 2
-    assert _vk_batch._interpreted_seconds == spent
+    assert _tier.interpreted_seconds == spent
     # Once switched, a later budget does not switch back.
-    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 1e9)
+    monkeypatch.setattr(_tier, "INTERPRETED_BUDGET", 1e9)
     _run_kernel(tier.run, table)
     assert kernel.calls == 3
 
 
 @_JIT_ONLY
 def test_the_tier_uses_a_kernel_compiled_in_this_process(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 1e9)
+    monkeypatch.setattr(_tier, "INTERPRETED_BUDGET", 1e9)
     tier, kernel = _fresh_tier()
     kernel.signatures = ["compiled by a batch"]
     _run_kernel(tier.run, _kernel_tables()[0])
@@ -542,8 +543,8 @@ def test_the_tier_uses_a_kernel_compiled_in_this_process(monkeypatch) -> None:  
 def test_the_tier_switch_is_thread_safe(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Several threads cross the budget together: each call gets the kernel's answer, by
     # either tier, and the switch happens once.
-    monkeypatch.setattr(_vk_batch, "_interpreted_seconds", 0.0)
-    monkeypatch.setattr(_vk_batch, "_INTERPRETED_BUDGET", 0.05)
+    monkeypatch.setattr(_tier, "interpreted_seconds", 0.0)
+    monkeypatch.setattr(_tier, "INTERPRETED_BUDGET", 0.05)
     tier, kernel = _fresh_tier()
     tables = _kernel_tables()
     want = [_run_kernel(_vk_batch._solve_tables, t)[1][0] for t in tables]
@@ -573,15 +574,15 @@ def twice(x):
 def test_a_warm_disk_cache_is_recognised(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Numba's private cache index tells whether a kernel is on disk; anything unexpected
     # there means "assume cold".
-    assert not _vk_batch._cache_is_warm(object())
+    assert not _tier.cache_is_warm(object())
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "tier_cached_module.py").write_text(_CACHED_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("tier_cached_module")
-    assert not _vk_batch._cache_is_warm(module.twice)  # an empty cache
+    assert not _tier.cache_is_warm(module.twice)  # an empty cache
     assert module.twice(1.5) == 3.0  # compiles, and saves to the cache
-    assert _vk_batch._cache_is_warm(module.twice)
+    assert _tier.cache_is_warm(module.twice)
     # A new dispatcher of the same function (a new process) finds it too.
     fresh = numba.njit(cache=True)(module.twice.py_func)
-    assert _vk_batch._cache_is_warm(fresh)
+    assert _tier.cache_is_warm(fresh)
     assert not fresh.signatures

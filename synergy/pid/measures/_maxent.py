@@ -12,8 +12,8 @@ from functools import cache
 import numba
 import numpy as np
 
+from synergy._tier import Tiered
 from synergy._validate import SynergyConvergenceWarning
-from synergy.pid._vk_batch import _Tiered
 
 __all__ = ["MAX_ITERATIONS", "TOLERANCE", "maxent_fit"]
 
@@ -256,7 +256,7 @@ def _fit_kernel(
         steps[b] = newton if residual <= tol else -1
 
 
-_FIT_KERNEL = _Tiered(
+_FIT_KERNEL = Tiered(
     _fit_kernel,
     {"_marginals": _marginals, "_ipf_sweep": _ipf_sweep, "_solve_on_rows": _solve_on_rows},
 )
@@ -376,8 +376,9 @@ def _fit(
     q = np.ascontiguousarray(q.reshape(n_batch, -1))
     steps = np.empty(n_batch, dtype=np.int64)
     residuals = np.empty(n_batch)
-    # A single table takes the tiered kernel (interpreted until compiling it pays, as the
-    # S_VK solver does: its first call compiles for about 3 s); a batch runs compiled.
+    # A single table takes the tiered kernel (synergy._tier: interpreted until compiling it
+    # pays, as the S_VK solver does; its first call compiles for about 3 s); a batch runs
+    # compiled.
     kernel = _FIT_KERNEL.run if n_batch == 1 else _fit_kernel
     kernel(
         q,
